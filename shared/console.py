@@ -1,0 +1,133 @@
+"""The console text users of the original STLAR tool know: epoch lines, banners, the diagnostic report.
+
+Pure string building. The trainer prints these live; `stlar watch --no-window` and `stlar replay
+--no-window` print the same lines from the log, so a run reads the same in every terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from shared.diagnostics import OK_TEXT, Check, Finding
+
+RULE = "=" * 60
+THIN_RULE = "-" * 40
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    ok: str
+    warn: str
+    chart: str
+    delta: str
+    arrow: str
+    stop: str
+
+
+UNICODE = Glyphs(ok="✓", warn="⚠️ ", chart="📊", delta="Δ", arrow="→", stop="■")
+ASCII = Glyphs(ok="[OK]", warn="[WARN]", chart="[i]", delta="d", arrow="->", stop="[STOP]")
+
+
+def glyphs_for(stream: TextIO | None) -> Glyphs:
+    """Unicode symbols where the stream can encode them (UTF-8 terminals), plain ASCII stand-ins elsewhere."""
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    sample = "".join((UNICODE.ok, UNICODE.warn, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop))
+    try:
+        sample.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return ASCII
+    return UNICODE
+
+
+def asciify(text: str, g: Glyphs) -> str:
+    """Put the ASCII stand-ins into text built with the Unicode glyphs."""
+    if g is UNICODE:
+        return text
+    for u, a in zip(
+        (UNICODE.warn, UNICODE.ok, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop, "−"),
+        (ASCII.warn + " ", ASCII.ok, ASCII.chart, ASCII.delta, ASCII.arrow, ASCII.stop, "-"),
+    ):
+        text = text.replace(u, a)
+    return text
+
+
+def fmt_loss(value: float | None) -> str:
+    return "nan" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def fmt_signed(value: float | None) -> str:
+    return "nan" if value is None or not math.isfinite(value) else f"{value:+.4f}"
+
+
+def _f(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def epoch_line(record: dict[str, Any], prev_val: float | None, g: Glyphs = UNICODE) -> str:
+    """`Epoch  1/20 | Train: 0.6234 | Val: 0.6421 | Gap: +0.0187 | Δ: +0.0000` from an epoch record.
+
+    Gap = val - train; Δ = this val loss minus the previous one (negative is better; 0 at the first epoch).
+    """
+    epochs = record["epochs"]
+    width = len(str(epochs))
+    train, val = _f(record["train_loss"]), _f(record["val_loss"])
+    delta = 0.0 if prev_val is None else val - prev_val
+    return (
+        f"Epoch {record['epoch']:>{width}}/{epochs} | Train: {fmt_loss(train)} | Val: {fmt_loss(val)} | "
+        f"Gap: {fmt_signed(val - train)} | {g.delta}: {fmt_signed(delta)}"
+    )
+
+
+def new_best_line(checkpoint: str, g: Glyphs = UNICODE) -> str:
+    return f"  {g.ok} New best! Saved to {checkpoint}"
+
+
+def banner(title: str) -> list[str]:
+    return [RULE, title, RULE]
+
+
+END_TITLES = {
+    "completed": "Training complete!",
+    "early_stopped": "Training complete!",
+    "stopped": "Training stopped (stop requested)",
+    "interrupted": "Training interrupted",
+    "diverged": "Training diverged",
+    "failed": "Training failed",
+}
+
+
+def end_block(reason: str | None, best_epoch: int | None, best_val_loss: float | None) -> list[str]:
+    """The closing banner with the best epoch; `reason` None means the run ended without an end record."""
+    title = END_TITLES.get(reason or "", "Training ended without an end record (crashed or killed)")
+    best = (
+        f"Best epoch: {best_epoch} | Best val loss: {fmt_loss(best_val_loss)}"
+        if best_epoch is not None
+        else "No epoch finished with a finite val loss"
+    )
+    return ["", RULE, title, best, RULE]
+
+
+def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE) -> list[str]:
+    """The diagnostic report: a line per check, warnings with what was measured and what to try."""
+    fired = {f.check: f for f in findings}
+    lines = [f"{g.chart} Training Diagnostics:", THIN_RULE]
+    order = (Check.DIVERGENCE, Check.OVERFITTING, Check.PLATEAU, Check.INSTABILITY)
+    for check in order:
+        finding = fired.get(check)
+        if finding is None:
+            if check in OK_TEXT:
+                lines.append(f"{g.ok} {OK_TEXT[check]}")
+            continue
+        lines.append(f"{g.warn} {finding.title}")
+        lines.append(f"   {finding.detail}")
+        lines.append(f"   {g.arrow} Try: {finding.advice}")
+    lines.append(THIN_RULE)
+    return [asciify(line, g) for line in lines]
+
+
+def warning_line(finding: Finding, g: Glyphs = UNICODE) -> str:
+    """The one-line live warning: `⚠️ PLATEAU detected - No improvement`."""
+    return asciify(f"{g.warn.strip()} {finding.title} - {finding.short}", g)

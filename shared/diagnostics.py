@@ -1,0 +1,238 @@
+"""The one rule set that judges a training curve: overfitting, plateau, instability, divergence, early stop.
+
+Pure functions over loss lists (NaN for a non-finite loss). The trainer's console and final report, the
+viewer's log panel and replay all call these, so a run is judged the same way wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+OVERFIT_GAP = 0.05  # val - train at the latest epoch above this is overfitting (loss units)
+PLATEAU_EPOCHS = 5  # a plateau is this many epochs in a row ...
+PLATEAU_MIN_IMPROVEMENT = 0.001  # ... each improving val loss by less than this (loss units)
+INSTABILITY_WINDOW = 5  # epochs in the rolling window
+INSTABILITY_STD = 0.1  # spread of a loss around its local linear trend above this is instability
+DEFAULT_PATIENCE = 5  # early stop after this many epochs without a new best val loss
+DEFAULT_MIN_DELTA = 0.0  # a new best must beat the old one by more than this
+
+
+class Check(str, Enum):
+    OVERFITTING = "overfitting"
+    PLATEAU = "plateau"
+    INSTABILITY = "instability"
+    DIVERGENCE = "divergence"
+    EARLY_STOP = "early_stop"
+
+
+# What the report says when a check does not fire (divergence and early stop say nothing then).
+OK_TEXT = {
+    Check.OVERFITTING: "No significant overfitting",
+    Check.PLATEAU: "Val loss still improving",
+    Check.INSTABILITY: "Training is stable",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: Check
+    title: str  # "PLATEAU detected"
+    short: str  # "No improvement": the viewer's one-line warning ends with it
+    detail: str  # what was measured, with the run's numbers
+    advice: str  # what to change, with the run's numbers
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options the advice refers to; defaults are train-dl's."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    patience: int = DEFAULT_PATIENCE
+    min_delta: float = DEFAULT_MIN_DELTA
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Settings from a start record's config; missing or odd values fall back to the defaults."""
+        kwargs: dict[str, Any] = {}
+        for name, kind in (("lr", float), ("weight_decay", float), ("batch_size", int),
+                           ("patience", int), ("min_delta", float)):
+            value = config.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                kwargs[name] = kind(value)
+        return cls(**kwargs)
+
+
+def fmt_num(x: float) -> str:
+    """Option values as people type them: 0.001 -> 1e-3, 0.0002 -> 2e-4, 0.05 -> 0.05, 64 -> 64."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    if abs(x) < 0.01:
+        mantissa, exponent = f"{x:.1e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{x:.4g}"
+
+
+def _finite(values: Sequence[float]) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def gaps(train: Sequence[float], val: Sequence[float]) -> np.ndarray:
+    """Generalization gap per epoch: val - train."""
+    return np.asarray(val, dtype=float) - np.asarray(train, dtype=float)
+
+
+def improvements(val: Sequence[float]) -> np.ndarray:
+    """Val loss improvement per epoch, previous - current (positive is better); NaN at the first epoch."""
+    v = np.asarray(val, dtype=float)
+    out = np.full(v.shape, np.nan)
+    out[1:] = v[:-1] - v[1:]
+    return out
+
+
+def rolling_spread(values: Sequence[float], window: int = INSTABILITY_WINDOW) -> np.ndarray:
+    """Standard deviation of each window's residuals around its own least-squares line; NaN until full.
+
+    Measuring around the local trend, not the mean, is what tells a swing from a steady decline: a curve
+    falling 0.1 per epoch has a spread of 0 here, while its plain standard deviation would be 0.14.
+    A window holding a NaN gives NaN.
+    """
+    y = np.asarray(values, dtype=float)
+    out = np.full(y.shape, np.nan)
+    if window < 2 or y.size < window:
+        return out
+    win = np.lib.stride_tricks.sliding_window_view(y, window)
+    t = np.arange(window) - (window - 1) / 2
+    centred = win - win.mean(axis=1, keepdims=True)
+    slope = (centred @ t) / (t @ t)
+    residuals = centred - slope[:, None] * t
+    out[window - 1 :] = np.sqrt((residuals**2).mean(axis=1))
+    return out
+
+
+def check_overfitting(train: Sequence[float], val: Sequence[float], s: Settings) -> Finding | None:
+    if not train or not val or not _finite((train[-1], val[-1])):
+        return None
+    gap = val[-1] - train[-1]
+    if gap <= OVERFIT_GAP:
+        return None
+    return Finding(
+        Check.OVERFITTING,
+        "OVERFITTING detected",
+        "Val loss above train loss",
+        f"Val loss is {gap:.4f} above train loss (threshold {OVERFIT_GAP})",
+        f"Raise --weight-decay ({fmt_num(s.weight_decay)} → {fmt_num(s.weight_decay * 10)}) or add training data",
+    )
+
+
+def check_plateau(val: Sequence[float], s: Settings) -> Finding | None:
+    if len(val) < PLATEAU_EPOCHS + 1:
+        return None
+    recent = improvements(val[-(PLATEAU_EPOCHS + 1) :])[1:]
+    if not np.all(np.isfinite(recent)) or np.any(recent >= PLATEAU_MIN_IMPROVEMENT):
+        return None
+    return Finding(
+        Check.PLATEAU,
+        "PLATEAU detected",
+        "No improvement",
+        f"Val loss not improving (less than {PLATEAU_MIN_IMPROVEMENT} in each of the last {PLATEAU_EPOCHS} epochs)",
+        f"Reduce --lr by 2-5x ({fmt_num(s.lr)} → {fmt_num(s.lr / 5)})",
+    )
+
+
+def check_instability(train: Sequence[float], val: Sequence[float], s: Settings) -> Finding | None:
+    spreads = {}
+    for name, values in (("train", train), ("val", val)):
+        latest = rolling_spread(values[-INSTABILITY_WINDOW:])
+        if latest.size and math.isfinite(latest[-1]) and latest[-1] > INSTABILITY_STD:
+            spreads[name] = latest[-1]
+    if not spreads:
+        return None
+    which = ", ".join(f"{name} {value:.3f}" for name, value in spreads.items())
+    return Finding(
+        Check.INSTABILITY,
+        "INSTABILITY detected",
+        "Losses swing",
+        f"Losses swing around their trend over the last {INSTABILITY_WINDOW} epochs "
+        f"(spread {which} > {INSTABILITY_STD})",
+        f"Lower --batch-size ({s.batch_size} → {max(1, s.batch_size // 2)}) "
+        f"and --lr ({fmt_num(s.lr)} → {fmt_num(s.lr / 2)})",
+    )
+
+
+def check_divergence(train: Sequence[float], val: Sequence[float], s: Settings) -> Finding | None:
+    for i, (t, v) in enumerate(zip(train, val)):
+        if not _finite((t, v)):
+            which = "train" if not math.isfinite(t) else "val"
+            return Finding(
+                Check.DIVERGENCE,
+                "DIVERGENCE detected",
+                "Non-finite loss",
+                f"The {which} loss became non-finite at epoch {i + 1}",
+                f"Lower --lr 10x ({fmt_num(s.lr)} → {fmt_num(s.lr / 10)})",
+            )
+    return None
+
+
+def epochs_without_improvement(val: Sequence[float], min_delta: float = DEFAULT_MIN_DELTA) -> int:
+    """How many epochs have passed since the last new best val loss (0 if the latest epoch is the best)."""
+    policy = EarlyStopping(patience=max(1, len(val) + 1), min_delta=min_delta)
+    for epoch, v in enumerate(val, start=1):
+        policy.update(epoch, v)
+    return policy.wait
+
+
+def check_early_stop(val: Sequence[float], s: Settings) -> Finding | None:
+    wait = epochs_without_improvement(val, s.min_delta)
+    if wait < s.patience:
+        return None
+    return Finding(
+        Check.EARLY_STOP,
+        "EARLY STOP",
+        f"No improvement for {wait} epochs",
+        f"No new best val loss for {wait} epochs (patience {s.patience})",
+        "Training has converged or needs a lower --lr; the best checkpoint is kept",
+    )
+
+
+def diagnose(train: Sequence[float], val: Sequence[float], s: Settings = Settings()) -> list[Finding]:
+    """Every check that fires at the latest epoch, in report order."""
+    found = [
+        check_divergence(train, val, s),
+        check_overfitting(train, val, s),
+        check_plateau(val, s),
+        check_instability(train, val, s),
+        check_early_stop(val, s),
+    ]
+    return [f for f in found if f is not None]
+
+
+class EarlyStopping:
+    """Stop after `patience` epochs without a new best val loss.
+
+    A new best must be lower than the best so far by more than `min_delta`. A non-finite loss is never a
+    new best (the trainer stops on it as divergence before asking).
+    """
+
+    def __init__(self, patience: int = DEFAULT_PATIENCE, min_delta: float = DEFAULT_MIN_DELTA) -> None:
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.wait = 0
+
+    def update(self, epoch: int, val_loss: float) -> tuple[bool, bool]:
+        """Record one epoch; return (is_new_best, should_stop)."""
+        if math.isfinite(val_loss) and val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = val_loss, epoch, 0
+            return True, False
+        self.wait += 1
+        return False, self.wait >= self.patience

@@ -1,0 +1,200 @@
+"""The 2x2 diagnostic figure, drawn the same way for the PNG, the live window and replay.
+
+Lines are created once and updated in place with `set_data`, so a live update costs one redraw, not a new
+figure. Long runs are decimated for display only (min/max per bucket keeps every spike visible): a panel
+has about a thousand pixels across, so drawing 100,000 points buys nothing. The data stays whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from shared.atomic import atomic_path
+from shared.diagnostics import (
+    INSTABILITY_STD,
+    INSTABILITY_WINDOW,
+    OVERFIT_GAP,
+    PLATEAU_EPOCHS,
+    PLATEAU_MIN_IMPROVEMENT,
+    Settings,
+    check_overfitting,
+    check_plateau,
+    gaps,
+    improvements,
+    rolling_spread,
+)
+from shared.history import History
+
+MAX_POINTS = 2000  # points per line on screen; more is decimated for display only
+MARKER_EPOCHS = 60  # up to this many epochs each point gets a dot, so 1 or 2 epochs are visible
+
+TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:red"
+
+
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most about `max_points` points that keep each bucket's minimum and maximum (NaN gaps survive)."""
+    n = y.size
+    if n <= max_points:
+        return x, y
+    bucket = int(np.ceil(n / (max_points // 2)))
+    rows = int(np.ceil(n / bucket))
+    padded = np.full(rows * bucket, np.nan)
+    padded[:n] = y
+    grid = padded.reshape(rows, bucket)
+    nan = np.isnan(grid)
+    lo = np.where(nan, np.inf, grid).argmin(axis=1)
+    hi = np.where(nan, -np.inf, grid).argmax(axis=1)
+    has_nan = nan.any(axis=1)
+    first_nan = nan.argmax(axis=1)
+    base = np.arange(rows) * bucket
+    picks = [base + lo, base + hi, (base + first_nan)[has_nan], np.array([n - 1])]
+    idx = np.unique(np.concatenate(picks))
+    idx = idx[idx < n]
+    return x[idx], y[idx]
+
+
+def _limits(ax: Axes, x: np.ndarray, ys: Sequence[np.ndarray], floor: Sequence[float] = ()) -> None:
+    """Fit the axes to the data (and to reference values such as a threshold), ignoring NaN."""
+    if x.size:
+        lo, hi = float(x.min()), float(x.max())
+        ax.set_xlim(lo - 0.5, hi + 0.5 if hi > lo else lo + 1.5)
+    values = [v[np.isfinite(v)] for v in ys] + [np.asarray(floor, dtype=float)]
+    finite = np.concatenate(values) if values else np.empty(0)
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        pad = (hi - lo) * 0.08 or max(abs(hi) * 0.1, 0.05)
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+class DiagnosticFigure:
+    """The four panels in four given axes: (1) losses, (2) val improvement, (3) gap, (4) rolling spread."""
+
+    def __init__(self, axes: Sequence[Axes]) -> None:
+        self.ax_loss, self.ax_impr, self.ax_gap, self.ax_spread = axes
+        a = self.ax_loss
+        (self.train_line,) = a.plot([], [], color=TRAIN_COLOR, lw=1.6, label="Train loss")
+        (self.val_line,) = a.plot([], [], color=VAL_COLOR, lw=1.6, label="Val loss")
+        (self.best_marker,) = a.plot([], [], "*", color="gold", mec="black", ms=14, zorder=5, label="Best epoch")
+        self.best_vline = a.axvline(np.nan, color="gold", ls=":", lw=1.2)
+        self.overfit_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
+                                   color="darkred", fontsize=9, fontweight="bold")
+        a.set_title("Training and validation loss")
+        a.set_xlabel("Epoch")
+        a.set_ylabel("Loss")
+        a.legend(loc="upper left", fontsize=8)
+
+        a = self.ax_impr
+        (self.impr_line,) = a.plot([], [], color="tab:green", marker="o", ms=3, lw=1.4)
+        a.axhline(0, color="black", lw=0.8)
+        self.plateau_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
+                                   color="darkorange", fontsize=9, fontweight="bold")
+        a.set_title("Val loss improvement per epoch (previous − current)")
+        a.set_xlabel("Epoch")
+        a.set_ylabel("Improvement")
+
+        a = self.ax_gap
+        (self.gap_line,) = a.plot([], [], color="magenta", lw=1.6, label="Val − train")
+        # The red zone spans from the threshold to far above any loss; the y limits clip it to view.
+        a.axhspan(OVERFIT_GAP, 1e12, color="red", alpha=0.12, lw=0, label=f"Overfitting (> {OVERFIT_GAP})")
+        a.axhline(0, color="black", lw=0.8)
+        a.set_title("Generalization gap")
+        a.set_xlabel("Epoch")
+        a.set_ylabel("Val − train loss")
+        a.legend(loc="upper left", fontsize=8)
+
+        a = self.ax_spread
+        (self.train_spread_line,) = a.plot([], [], color=TRAIN_COLOR, lw=1.4, label="Train")
+        (self.val_spread_line,) = a.plot([], [], color=VAL_COLOR, lw=1.4, label="Val")
+        a.axhline(INSTABILITY_STD, color="red", ls="--", lw=1, label=f"Instability ({INSTABILITY_STD})")
+        self.spread_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
+                                  color="darkred", fontsize=9, fontweight="bold")
+        a.set_title(f"Rolling spread around trend ({INSTABILITY_WINDOW} epochs)")
+        a.set_xlabel("Epoch")
+        a.set_ylabel("Std of residuals")
+        a.legend(loc="upper left", fontsize=8)
+
+        for a in axes:
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
+            a.grid(True, alpha=0.25)
+        self._curves = (self.train_line, self.val_line, self.gap_line, self.train_spread_line, self.val_spread_line)
+
+    def update(self, history: History, settings: Settings | None = None) -> None:
+        """Show `history` (any number of epochs, NaN for null losses). Does not draw the canvas."""
+        s = settings or Settings.from_config(history.config)
+        x = np.asarray(history.epochs, dtype=float)
+        train = np.asarray(history.train_loss, dtype=float)
+        val = np.asarray(history.val_loss, dtype=float)
+        impr, gap = improvements(val), gaps(train, val)
+        train_spread, val_spread = rolling_spread(train), rolling_spread(val)
+
+        for line, y in ((self.train_line, train), (self.val_line, val), (self.impr_line, impr),
+                        (self.gap_line, gap), (self.train_spread_line, train_spread),
+                        (self.val_spread_line, val_spread)):
+            line.set_data(*decimate(x, y))
+        marker = "o" if x.size <= MARKER_EPOCHS else "None"
+        for line in self._curves:
+            line.set_marker(marker)
+            line.set_markersize(3)
+
+        best = history.best_epoch
+        i = int(np.searchsorted(x, best)) if best is not None else x.size  # epochs only increase
+        if i < x.size and x[i] == best:
+            self.best_marker.set_data([best], [val[i]])
+            self.best_vline.set_xdata([best, best])
+        else:
+            self.best_marker.set_data([], [])
+            self.best_vline.set_xdata([np.nan, np.nan])
+
+        tail_train, tail_val = list(train[-(PLATEAU_EPOCHS + 1):]), list(val[-(PLATEAU_EPOCHS + 1):])
+        over = check_overfitting(tail_train, tail_val, s)
+        self.overfit_text.set_text(f"Overfitting: gap {gap[-1]:+.3f} > {OVERFIT_GAP}" if over else "")
+        plateau = check_plateau(tail_val, s)
+        self.plateau_text.set_text(
+            f"Plateau: < {PLATEAU_MIN_IMPROVEMENT} for {PLATEAU_EPOCHS} epochs" if plateau else "")
+        latest = [v for v in (train_spread[-1:], val_spread[-1:]) if v.size and np.isfinite(v[0])]
+        unstable = any(v[0] > INSTABILITY_STD for v in latest)
+        if x.size < INSTABILITY_WINDOW:
+            self.spread_text.set_text(f"needs {INSTABILITY_WINDOW} epochs")
+            self.spread_text.set_color("gray")
+        else:
+            self.spread_text.set_text("Unstable" if unstable else "")
+            self.spread_text.set_color("darkred")
+
+        _limits(self.ax_loss, x, [train, val])
+        _limits(self.ax_impr, x, [impr], floor=[0.0])
+        _limits(self.ax_gap, x, [gap], floor=[0.0, OVERFIT_GAP * 1.5])
+        _limits(self.ax_spread, x, [train_spread, val_spread], floor=[0.0, INSTABILITY_STD * 1.2])
+
+
+def new_figure(title: str | None = None) -> tuple[Figure, DiagnosticFigure]:
+    """A standalone 2x2 figure for files (no pyplot, no GUI backend: safe in any thread or process)."""
+    fig = Figure(figsize=(12, 9), dpi=100, layout="constrained")
+    axes = fig.subplots(2, 2).ravel()
+    if title:
+        fig.suptitle(title, fontsize=12)
+    return fig, DiagnosticFigure(axes)
+
+
+def figure_title(history: History, run_dir: str | None = None) -> str:
+    parts = [f"stlar run {history.run_id}" if history.run_id else "stlar run"]
+    if run_dir:
+        parts.append(str(run_dir))
+    if history.n_epochs:
+        parts.append(f"{history.n_epochs}/{history.planned_epochs} epochs")
+    if history.end is not None:
+        parts.append(history.end["reason"])
+    return " | ".join(parts)
+
+
+def save_png(history: History, path: str | Path, title: str | None = None) -> None:
+    """Render the figure of `history` to a PNG file atomically."""
+    fig, panels = new_figure(title if title is not None else figure_title(history))
+    panels.update(history)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

@@ -1,0 +1,119 @@
+"""One run's history, built from its records in order. Pure: the viewer, replay and the trainer's
+final figure all fold records into a History and read columns from it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from shared.records import END, EPOCH, PROGRESS, START, STOP_REQUESTED, Record
+
+NAN = float("nan")
+
+
+def _num(value: Any) -> float:
+    """A loss or metric as a float; null (a non-finite number in the log) becomes NaN."""
+    return NAN if value is None else float(value)
+
+
+class History:
+    """The state of one run. Feed records with `add`; unknown record types are ignored.
+
+    Columns (`epochs`, `train_loss`, `val_loss`, `lr`, `seconds`, each metric) are aligned lists with one
+    entry per epoch record, NaN where the log holds null. A metric that first appears at a later epoch is
+    NaN-padded before it, so every column has the same length.
+    """
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.start: Record | None = None
+        self.last_epoch: Record | None = None
+        self.epochs: list[int] = []
+        self.train_loss: list[float] = []
+        self.val_loss: list[float] = []
+        self.lr: list[float] = []
+        self.seconds: list[float] = []
+        self.metrics: dict[str, list[float]] = {}
+        self.progress: Record | None = None
+        self.stop_request: Record | None = None
+        self.end: Record | None = None
+        self.last_time: float | None = None
+        self.records = 0
+
+    def add(self, record: Record) -> bool:
+        """Fold in one record; True if it adds an epoch (the figure needs a redraw)."""
+        rtype = record.get("type")
+        self.records += 1
+        if self.run_id is None:
+            self.run_id = record.get("run_id")
+        self.last_time = record.get("time", self.last_time)
+        if rtype == EPOCH:
+            self._add_epoch(record)
+            self.progress = None
+            return True
+        if rtype == START:
+            self.start = record
+        elif rtype == PROGRESS:
+            self.progress = record
+        elif rtype == STOP_REQUESTED:
+            self.stop_request = record
+        elif rtype == END:
+            self.end = record
+        return False
+
+    def _add_epoch(self, record: Record) -> None:
+        n = len(self.epochs)
+        self.last_epoch = record
+        self.epochs.append(record["epoch"])
+        self.train_loss.append(_num(record["train_loss"]))
+        self.val_loss.append(_num(record["val_loss"]))
+        self.lr.append(_num(record["lr"]))
+        self.seconds.append(_num(record["seconds"]))
+        for name, value in record["metrics"].items():
+            column = self.metrics.get(name)
+            if column is None:
+                column = self.metrics[name] = [NAN] * n
+            column.append(_num(value))
+        for column in self.metrics.values():
+            if len(column) == n:
+                column.append(NAN)
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.epochs)
+
+    @property
+    def planned_epochs(self) -> int | None:
+        if self.last_epoch is not None:
+            return self.last_epoch["epochs"]
+        return self.start["epochs"] if self.start else None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.start["config"]) if self.start else {}
+
+    @property
+    def best_epoch(self) -> int | None:
+        source = self.end or self.last_epoch
+        return source["best_epoch"] if source else None
+
+    @property
+    def best_val_loss(self) -> float | None:
+        source = self.end or self.last_epoch
+        value = source["best_val_loss"] if source else None
+        return None if value is None or not math.isfinite(value) else value
+
+    @property
+    def finished(self) -> bool:
+        return self.end is not None
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_request is not None and self.end is None
+
+
+def history_of(records: list[Record]) -> History:
+    history = History()
+    for record in records:
+        history.add(record)
+    return history

@@ -1,0 +1,95 @@
+"""The stop-file protocol: the viewer (or `stlar stop`) asks, the trainer polls. Nothing else is shared.
+
+`STOP` holds a JSON object `{"requested_at", "by", "run_id"}`. It appears atomically with its content: a
+trainer that sees the name can read the whole request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shared.errors import RunDirError
+
+
+def who(tool: str) -> str:
+    """A `by` value that tells people which tool on which host asked: `stlar watch (ana@lab-3)`."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in containers without a passwd entry
+        user = "unknown"
+    return f"{tool} ({user}@{socket.gethostname()})"
+
+
+def request_stop(
+    stop_path: str | Path, by: str, run_id: str | None, clock: Callable[[], float] = time.time
+) -> tuple[bool, dict[str, Any]]:
+    """Create the stop file unless it exists; return (created, the request now on disk).
+
+    Two requests at the same moment (two viewers, two `stlar stop`) make one stop file: the content is
+    written to a temporary file that is then hard-linked to `STOP`, which fails if `STOP` exists. Where the
+    file system has no hard links, a rename is used (the last writer wins; still one stop).
+    Raises RunDirError if the run directory cannot be written.
+    """
+    stop_path = Path(stop_path)
+    request = {"requested_at": clock(), "by": by, "run_id": run_id}
+    data = (json.dumps(request) + "\n").encode("utf-8")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=stop_path.parent, prefix=".STOP.", suffix=".tmp")
+    except OSError as exc:
+        raise RunDirError(
+            f"{stop_path.parent}: cannot write the stop file ({exc.strerror}); ask the run's owner, "
+            f"or stop the trainer with Ctrl-C in its terminal"
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, stop_path)
+        except FileExistsError:
+            return False, read_stop(stop_path) or request
+        except OSError:
+            os.replace(tmp, stop_path)
+        return True, request
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def stop_requested(stop_path: str | Path) -> bool:
+    """The trainer's poll between batches: one stat."""
+    return os.path.exists(stop_path)
+
+
+def read_stop(stop_path: str | Path) -> dict[str, Any] | None:
+    """The request in the stop file; None if there is none; `{}` if it is unreadable (still a stop)."""
+    try:
+        raw = Path(stop_path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return {}
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def clear_stop(stop_path: str | Path) -> bool:
+    """Remove a stop file; True if there was one."""
+    try:
+        os.unlink(stop_path)
+    except FileNotFoundError:
+        return False
+    return True
