@@ -124,7 +124,9 @@ def _lenient_constant(_name: str) -> None:
 def decode(line: bytes | str) -> Record:
     """Parse and validate one log line (without or with its newline); raise RecordError if it is not a record."""
     try:
-        obj = json.loads(line, parse_constant=_lenient_constant)
+        # Decode explicitly: json.loads would guess UTF-16/32 from the first bytes of a corrupt line.
+        text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line
+        obj = json.loads(text, parse_constant=_lenient_constant)
     except UnicodeDecodeError as exc:
         raise RecordError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except RecursionError:
