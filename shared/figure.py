@@ -90,7 +90,7 @@ class DiagnosticFigure:
         a.legend(loc="upper left", fontsize=8)
 
         a = self.ax_impr
-        (self.impr_line,) = a.plot([], [], color="tab:green", marker="o", ms=3, lw=1.4)
+        (self.impr_line,) = a.plot([], [], color="tab:green", lw=1.4)
         a.axhline(0, color="black", lw=0.8)
         self.plateau_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
                                    color="darkorange", fontsize=9, fontweight="bold")
@@ -122,7 +122,8 @@ class DiagnosticFigure:
         for a in axes:
             a.xaxis.set_major_locator(MaxNLocator(integer=True))
             a.grid(True, alpha=0.25)
-        self._curves = (self.train_line, self.val_line, self.gap_line, self.train_spread_line, self.val_spread_line)
+        self._curves = (self.train_line, self.val_line, self.impr_line, self.gap_line, self.train_spread_line,
+                        self.val_spread_line)
 
     def update(self, history: History, settings: Settings | None = None) -> None:
         """Show `history` (any number of epochs, NaN for null losses). Does not draw the canvas."""
