@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.records import START, Record, RecordError, decode
+import orjson
+
+from shared.records import START, Record, RecordError, decode, validate
 
 MAX_LINE_BYTES = 1 << 20  # longer lines are skipped unread: no record is anywhere near this
 READ_CHUNK = 4 << 20  # bytes read per system call; bounds memory when attaching to a huge log
@@ -146,12 +148,33 @@ class LogReader:
         data = bytes(self._pending) + chunk[start : last_nl + 1] if self._pending else chunk[start : last_nl + 1]
         self._pending = bytearray(chunk[last_nl + 1 :])
         self._committed = self._pos - len(self._pending)
-        for line in data.split(b"\n")[:-1]:
-            self._line_no += 1
-            self._line(line, out)
+        self._lines(data.split(b"\n")[:-1], out)
         if len(self._pending) > self.max_line_bytes:
             self._pending.clear()
             self._skipping = True
+
+    def _lines(self, lines: list[bytes], out: list[Record | NewRun]) -> None:
+        # The hot loop of attaching to a long run: locals, and the common case (next record of the current
+        # run, parsed by orjson) first. Anything unusual goes through `_line`.
+        loads, parse_error, append = orjson.loads, orjson.JSONDecodeError, out.append
+        max_len, run_id = self.max_line_bytes, self.run_id
+        line_no = self._line_no
+        for line in lines:
+            line_no += 1
+            if len(line) <= max_len:
+                try:
+                    record = validate(loads(line))
+                except (parse_error, RecordError):
+                    pass
+                else:
+                    if record["run_id"] == run_id and record["seq"] >= self._next_seq:
+                        self._next_seq = record["seq"] + 1
+                        append(record)
+                        continue
+            self._line_no = line_no
+            self._line(line, out)
+            run_id = self.run_id
+        self._line_no = line_no
 
     def _line(self, line: bytes, out: list[Record | NewRun]) -> None:
         if len(line) > self.max_line_bytes:

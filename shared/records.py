@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+from operator import itemgetter
 from typing import Any
+
+import orjson
 
 SCHEMA_VERSION = 1
 
@@ -43,24 +46,40 @@ class RecordError(ValueError):
     """A JSON object that is not a valid record; the message names the field and what is wrong."""
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-_CHECKS = {
-    _INT: _is_int,
-    _NUM: _is_num,
-    _OPT_NUM: lambda v: v is None or _is_num(v),
-    _OPT_INT: lambda v: v is None or _is_int(v),
-    _STR: lambda v: isinstance(v, str),
-    _BOOL: lambda v: isinstance(v, bool),
-    _DICT: lambda v: isinstance(v, dict),
-    _OPT_DICT: lambda v: v is None or isinstance(v, dict),
+_NONE = type(None)
+# Exact types, not isinstance: JSON gives exactly these, and `type(True) is bool` keeps booleans out of ints.
+_TYPES: dict[str, frozenset[type]] = {
+    _INT: frozenset({int}),
+    _NUM: frozenset({int, float}),
+    _OPT_NUM: frozenset({int, float, _NONE}),
+    _OPT_INT: frozenset({int, _NONE}),
+    _STR: frozenset({str}),
+    _BOOL: frozenset({bool}),
+    _DICT: frozenset({dict}),
+    _OPT_DICT: frozenset({dict, _NONE}),
 }
+_NUMBER_OR_NULL = _TYPES[_OPT_NUM]
+_COMMON = tuple((name, _TYPES[kind], kind) for name, kind in COMMON_FIELDS.items())
+# Per known type: every field to check, common ones first. Reading a 100,000-epoch log checks 1.4 million
+# fields, so this is a flat loop over prepared tuples.
+_SPECS = {rtype: _COMMON + tuple((n, _TYPES[k], k) for n, k in spec.items()) for rtype, spec in FIELDS.items()}
+
+
+_MISSING = object()
+_GETTERS = {rtype: itemgetter(*(name for name, _, _ in spec)) for rtype, spec in _SPECS.items()}
+_GETTERS[None] = itemgetter(*COMMON_FIELDS)
+# Per record type, the type signatures (the type of each field) already seen to be valid. A log holds a
+# handful of them, so after the first few lines a record is checked with one tuple build and one lookup.
+_GOOD_SIGNATURES: dict[str | None, set[tuple[type, ...]]] = {rtype: set() for rtype in _GETTERS}
+
+
+def _check_fields(obj: Record, spec: tuple[tuple[str, frozenset[type], str], ...]) -> None:
+    for name, allowed, kind in spec:
+        value = obj.get(name, _MISSING)
+        if value is _MISSING:
+            raise RecordError(f"missing field {name!r}")
+        if type(value) not in allowed:
+            raise RecordError(f"field {name!r} must be {kind}, got {json.dumps(value, default=str)[:40]}")
 
 
 def validate(obj: Any) -> Record:
@@ -69,22 +88,23 @@ def validate(obj: Any) -> Record:
     Unknown record types only need the common fields. `metrics` of an epoch record must map names to
     numbers or null, since the figure and diagnostics read them as numbers.
     """
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
     rtype = obj.get("type")
-    spec = FIELDS.get(rtype, {}) if isinstance(rtype, str) else {}
-    for fields in (COMMON_FIELDS, spec):
-        for name, kind in fields.items():
-            if name not in obj:
-                raise RecordError(f"missing field {name!r}")
-            if not _CHECKS[kind](obj[name]):
-                raise RecordError(f"field {name!r} must be {kind}, got {json.dumps(obj[name])[:40]}")
+    key = rtype if type(rtype) is str and rtype in _SPECS else None
+    try:
+        signature = tuple(map(type, _GETTERS[key](obj)))
+    except KeyError:
+        signature = ()
+    good = _GOOD_SIGNATURES[key]
+    if signature not in good:
+        _check_fields(obj, _SPECS[key] if key else _COMMON)
+        good.add(signature)
     if obj["seq"] < 0:
         raise RecordError("field 'seq' must be >= 0")
-    if rtype == EPOCH:
-        for key, value in obj["metrics"].items():
-            if not (value is None or _is_num(value)):
-                raise RecordError(f"metrics[{key!r}] must be number or null")
+    if key == EPOCH and not _NUMBER_OR_NULL.issuperset(map(type, obj["metrics"].values())):
+        bad = next(k for k, v in obj["metrics"].items() if type(v) not in _NUMBER_OR_NULL)
+        raise RecordError(f"metrics[{bad!r}] must be number or null")
     return obj
 
 
@@ -122,7 +142,15 @@ def _lenient_constant(_name: str) -> None:
 
 
 def decode(line: bytes | str) -> Record:
-    """Parse and validate one log line (without or with its newline); raise RecordError if it is not a record."""
+    """Parse and validate one log line (without or with its newline); raise RecordError if it is not a record.
+
+    orjson parses our strict lines about 4x faster than `json`, which is most of the time of attaching to a
+    long run; a line it refuses (a foreign writer's NaN token, say) gets the lenient standard parser.
+    """
+    try:
+        return validate(orjson.loads(line))
+    except orjson.JSONDecodeError:
+        pass
     try:
         # Decode explicitly: json.loads would guess UTF-16/32 from the first bytes of a corrupt line.
         text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line
