@@ -9,8 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
+
+try:  # typer up to 0.2x depends on click
+    from click import ClickException, UsageError
+except ImportError:  # newer typer vendors click as typer._click and no longer installs it
+    from typer._click.exceptions import ClickException, UsageError
 
 from shared.errors import StlarError
 from shared.version import __version__
@@ -60,13 +64,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     except StlarError as exc:
         error_line(str(exc))
         sys.exit(2)
-    except click.UsageError as exc:
+    except UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         error_line(exc.format_message() + hint)
         sys.exit(2)
-    except click.ClickException as exc:
+    except ClickException as exc:
         error_line(exc.format_message())
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except typer.Abort:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
