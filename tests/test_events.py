@@ -1,0 +1,119 @@
+"""viewer.events: the log-panel lines, and warnings printed when a check starts firing (not at every epoch)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fake_run import Epochs, start_fields
+from shared.console import ASCII
+from shared.history import History
+from shared.logreader import NewRun
+from viewer.events import CATCH_UP_EPOCHS, Events, config_summary, epoch_event
+
+
+def rec(rtype, seq=0, **fields):
+    return {"type": rtype, "run_id": "r1", "seq": seq, "time": 1000.0 + seq, **fields}
+
+
+def feed(events, history, record):
+    history.add(record)
+    return events.lines(record, history)
+
+
+def epochs_lines(curve, **config):
+    """Lines per epoch for a curve of (train, val) pairs."""
+    events, history, book = Events(), History(), Epochs(len(curve))
+    feed(events, history, rec("start", **start_fields(len(curve), **config)))
+    return [feed(events, history, rec("epoch", e, **book.fields(e, t, v))) for e, (t, v) in enumerate(curve, 1)]
+
+
+def test_epoch_line_as_in_the_issue():
+    record = rec("epoch", **Epochs(20).fields(2, 0.4521, 0.4712))
+    assert epoch_event(record) == "Epoch 2: Train=0.4521, Val=0.4712, Gap=+0.0191 ✓ NEW BEST"
+    record["best"] = False
+    assert epoch_event(record) == "Epoch 2: Train=0.4521, Val=0.4712, Gap=+0.0191"
+    record.update(train_loss=None, val_loss=None)
+    assert epoch_event(record) == "Epoch 2: Train=nan, Val=nan, Gap=nan"
+    assert epoch_event(rec("epoch", **Epochs(20).fields(1, 0.5, 0.6)), ASCII).endswith("[OK] NEW BEST")
+
+
+# A plateau: val stops improving after epoch 3 (5 epochs without an improvement of 0.001 fire it at epoch 8),
+# then improves again at epoch 10 (the check stops firing), then stalls again (it fires anew at epoch 15).
+PLATEAU_AGAIN = [(0.5, 0.52), (0.45, 0.47), (0.4, 0.42)] + [(0.4, 0.42)] * 6 + [(0.3, 0.32)] * 6
+
+
+def test_a_warning_is_printed_when_its_check_starts_firing_and_not_while_it_stays_on():
+    lines = epochs_lines(PLATEAU_AGAIN, patience=100)
+    plateau = [epoch for epoch, out in enumerate(lines, 1) if "⚠️ PLATEAU detected - No improvement" in out]
+    assert plateau == [8, 15]
+    assert all(len(out) == 1 for epoch, out in enumerate(lines, 1) if epoch not in (8, 15))
+
+
+@pytest.mark.parametrize(
+    "curve, config, expected",
+    [
+        # A steady decline fires nothing.
+        ([(1.0 - 0.1 * i, 1.02 - 0.1 * i) for i in range(8)], {}, []),
+        # Overfitting: val drifts above train by more than 0.05 at epoch 3.
+        ([(0.5, 0.52), (0.4, 0.44), (0.3, 0.36), (0.2, 0.3)], {}, [(3, "⚠️ OVERFITTING detected - Val loss above train loss")]),
+        # Divergence: a null (non-finite) loss.
+        ([(0.5, 0.52), (None, None)], {}, [(2, "⚠️ DIVERGENCE detected - Non-finite loss")]),
+        # Early stop after `patience` epochs without a new best.
+        ([(0.5, 0.5), (0.5, 0.52), (0.5, 0.53)], {"patience": 2},
+         [(3, "⚠️ EARLY STOP - No improvement for 2 epochs")]),
+    ],
+)
+def test_warnings_table(curve, config, expected):
+    lines = epochs_lines(curve, **config)
+    fired = [(epoch, line) for epoch, out in enumerate(lines, 1) for line in out[1:]]
+    assert fired == expected
+
+
+def test_warnings_look_at_recent_epochs_only_and_a_long_catch_up_diagnoses_its_last_epochs():
+    n = 20_000
+    book, history, events = Epochs(n), History(), Events()
+    # Flat from the start: the plateau check fires at epoch 6 and stays on.
+    items = [rec("start", **start_fields(n, patience=10**6))] + [
+        rec("epoch", e, **book.fields(e, 0.3, 0.32)) for e in range(1, n + 1)]
+    skip = events.catch_up(items)
+    assert skip == n - CATCH_UP_EPOCHS
+    out = []
+    for item in items:
+        history.add(item)
+        diagnose_it = not (item["type"] == "epoch" and item["epoch"] <= skip)
+        out += events.lines(item, history, diagnose=diagnose_it)
+    warnings = [line for line in out if line.startswith("⚠️")]
+    # Said once, at the first diagnosed epoch; the window stays small although patience is huge.
+    assert warnings == ["⚠️ PLATEAU detected - No improvement"]
+    assert len(out) == n + 2
+
+
+def test_run_events():
+    events, history = Events(), History()
+    start = rec("start", **start_fields(30, pid=77, host="lab-3"))
+    assert feed(events, history, start) == [
+        "Run r1 started (host lab-3, pid 77, device cpu): 30 epochs, model 1, lr 0.001, batch 64, wd 0.0001, "
+        "patience 5, 48 train / 12 val"]
+    stop = rec("stop_requested", 1, epoch=4, stop={"by": "stlar watch (ana@lab-3)", "requested_at": 1.0})
+    assert feed(events, history, stop) == [
+        "Stop requested by stlar watch (ana@lab-3): the trainer stops after epoch 4"]
+    assert feed(events, history, rec("stop_requested", 2, epoch=4, stop=None)) == [
+        "Stop requested: the trainer stops after epoch 4"]
+    end = rec("end", 3, reason="stopped", epochs_run=4, best_epoch=3, best_val_loss=0.25, message="stop\nrequested")
+    assert feed(events, history, end) == ["Run ended: stopped after 4 epochs, best epoch 3 (val loss 0.2500): stop requested"]
+    assert events.new_run(NewRun("r2", "log replaced")) == ["New run r2 in this run dir (log replaced): view reset"]
+    assert feed(events, history, rec("progress", 4, epoch=5, batch=1, batches=2, train_loss=0.3, elapsed=1.0)) == []
+    assert feed(events, history, rec("something_new", 5)) == []
+
+
+def test_a_newer_schema_is_shown_with_a_notice():
+    lines = feed(Events(), History(), rec("start", **start_fields(3, schema=99)))
+    assert lines[1] == ("⚠️ Log schema 99 is newer than this viewer's (1): showing what it understands; "
+                        "upgrade stlar to see everything")
+    assert feed(Events(ASCII), History(), rec("start", **start_fields(3, schema=99)))[1].startswith("[WARN] Log schema")
+
+
+def test_config_summary_skips_what_is_missing():
+    assert config_summary({"epochs": 3, "config": {}}) == "3 epochs"
+    assert config_summary({"epochs": 3, "config": {"lr": 0.0005, "model_type": 2}, "n_train": 10}) == \
+        "3 epochs, model 2, lr 0.0005, 10 train"

@@ -1,0 +1,295 @@
+"""viewer.window on an Agg figure: feed records, read the header, log panel, status and button; click Stop."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import findfont
+from matplotlib.ft2font import FT2Font
+
+from fake_run import Epochs, start_fields, write_run
+from shared.errors import RunDirError
+from shared.logreader import NewRun
+from shared.rundir import RunDir
+from viewer.events import CATCH_UP_EPOCHS
+from viewer.follow import Follower
+from viewer.window import (
+    CLOSE_LABEL, FIGSIZE, STOP_LABEL, STOPPING_LABEL, RunWindow, header_line, on_screen,
+)
+
+T0 = 1_000_000.0
+
+
+class ListSource:
+    """Records pushed by the test; due when something is pending."""
+
+    def __init__(self):
+        self.pending = []
+        self.on_warning = None
+        self.drains = 0
+
+    def push(self, *items):
+        self.pending += items
+
+    def due(self):
+        return bool(self.pending)
+
+    def drain(self):
+        self.drains += 1
+        items, self.pending = self.pending, []
+        return items
+
+
+class Clock:
+    def __init__(self, t=T0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+class Run:
+    """Builds a run's records with increasing seq and time."""
+
+    def __init__(self, epochs=10, run_id="run1"):
+        self.book = Epochs(epochs)
+        self.epochs = epochs
+        self.run_id = run_id
+        self.seq = 0
+
+    def rec(self, rtype, **fields):
+        r = {"type": rtype, "run_id": self.run_id, "seq": self.seq, "time": T0 + self.seq, **fields}
+        self.seq += 1
+        return r
+
+    def start(self):
+        return self.rec("start", **start_fields(self.epochs, pid=os.getpid()))
+
+    def epoch(self, e, train, val):
+        return self.rec("epoch", **self.book.fields(e, train, val))
+
+    def end(self, reason, epochs_run):
+        return self.rec("end", **self.book.end_fields(reason, epochs_run))
+
+
+def make_window(tmp_path, live=True, **kwargs):
+    fig = Figure(figsize=FIGSIZE)
+    FigureCanvasAgg(fig)
+    source = ListSource()
+    closed = []
+    out = io.StringIO()
+    window = RunWindow(fig, tmp_path, source, live=live, clock=kwargs.pop("clock", Clock()),
+                       hostname=socket.gethostname(), alive=kwargs.pop("alive", lambda pid, since: True),
+                       out=out, on_close=lambda: closed.append(True), by="test (me@here)", **kwargs)
+    return window, source, closed, out
+
+
+def test_records_make_the_header_log_lines_and_status(tmp_path):
+    window, source, _closed, out = make_window(tmp_path)
+    assert window.header.get_text() == "Waiting for the run to start"
+    assert window.status.kind == "waiting"
+    run = Run(epochs=20)
+    window.apply([run.start()])
+    assert window.header.get_text() == "Epoch: 0/20 | waiting for the first epoch to finish"
+    assert window.log_lines[-1].startswith(f"Run {run.run_id} started (host ")
+    window.apply([run.epoch(e, 0.5 - 0.01 * e, 0.55 - 0.01 * e) for e in range(1, 9)]
+                 + [run.epoch(9, 0.33, 0.3535), run.epoch(10, 0.3245, 0.3512)])
+    assert window.header.get_text() == ("Epoch: 10/20 | Train Loss: 0.3245 | Val Loss: 0.3512 | Gap: +0.0267 | "
+                                        "Improvement: -0.0023 | Best Val Loss: 0.3512 ✓")
+    assert window.header.get_color() == "#1b5e20"  # a new best is green
+    assert window.log_lines[-1] == "Epoch 10: Train=0.3245, Val=0.3512, Gap=+0.0267 ✓ NEW BEST"
+    assert [t.get_text() for t in window.log_texts][-1] == window.log_lines[-1]
+    assert "Epoch 10: Train=0.3245" in out.getvalue()  # every panel line is printed to the terminal too
+    assert window.status.kind == "live" and window.status.text.startswith("live — epoch 11/20")
+    assert window.button_label == STOP_LABEL
+    window.apply([run.epoch(11, 0.32, 0.36)])
+    assert window.header.get_text().endswith("Improvement: +0.0088 | Best Val Loss: 0.3512")
+    assert window.header.get_color() == "black"
+    assert len(window.panels.train_line.get_xdata()) == 11  # the same line objects, updated in place
+
+
+def test_header_line_cases():
+    from shared.history import History
+
+    h = History()
+    assert header_line(h) == ("Waiting for the run to start", False)
+    run = Run(epochs=3)
+    h.add(run.start())
+    h.add(run.epoch(1, None, None))
+    assert header_line(h) == ("Epoch: 1/3 | Train Loss: nan | Val Loss: nan | Gap: nan | Improvement: — | "
+                              "Best Val Loss: nan", False)
+
+
+def test_stop_click_writes_the_stop_file_then_end_turns_the_button_into_close(tmp_path):
+    window, source, closed, _out = make_window(tmp_path)
+    run = Run(epochs=10)
+    window.apply([run.start(), run.epoch(1, 0.5, 0.52), run.epoch(2, 0.4, 0.42)])
+    window.click()
+    request = json.loads((tmp_path / "STOP").read_text())
+    assert request["by"] == "test (me@here)" and request["run_id"] == run.run_id
+    assert isinstance(request["requested_at"], float)
+    assert window.button_label == STOPPING_LABEL and not window.button.active
+    assert window.button.label.get_text() == "Stopping..."
+    assert window.status.text == "stop requested: stopping after epoch 3"
+    assert "Stop requested: wrote" in window.log_lines[-1]
+    window.click()  # disabled: nothing happens
+    assert window.button_label == STOPPING_LABEL
+    window.apply([run.rec("stop_requested", epoch=3, stop=request)])
+    assert window.status.text == "stopping after epoch 3"
+    assert window.log_lines[-1] == "Stop requested by test (me@here): the trainer stops after epoch 3"
+    window.apply([run.epoch(3, 0.35, 0.37), run.end("stopped", 3)])
+    assert window.button_label == CLOSE_LABEL and window.button.active
+    assert window.ax_button.get_facecolor()[:3] == pytest.approx((0x2C / 255, 0xA0 / 255, 0x2C / 255))
+    assert window.status.text == "finished: stopped, best epoch 3 (val loss 0.3700)"
+    assert closed == []
+    window.click()
+    assert closed == [True] and window.closed
+
+
+def test_a_stop_already_requested_is_said_and_not_overwritten(tmp_path):
+    (tmp_path / "STOP").write_text(json.dumps({"by": "stlar stop (bob@gpu)", "requested_at": 1.0, "run_id": "x"}))
+    window, _source, _closed, _out = make_window(tmp_path)
+    run = Run()
+    window.apply([run.start()])
+    window.click()
+    assert window.log_lines[-1] == "A stop was already requested by stlar stop (bob@gpu); waiting for the trainer"
+    assert json.loads((tmp_path / "STOP").read_text())["by"] == "stlar stop (bob@gpu)"
+    assert window.button_label == STOPPING_LABEL
+
+
+def test_a_run_dir_the_viewer_cannot_write_explains_instead_of_crashing(tmp_path, monkeypatch):
+    window, _source, _closed, _out = make_window(tmp_path)
+    window.apply([Run().start()])
+    if os.geteuid() == 0:  # root writes anywhere: make the stop-file protocol meet the same OS error
+        import shared.stopfile
+
+        def no_mkstemp(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(shared.stopfile.tempfile, "mkstemp", no_mkstemp)
+    else:
+        tmp_path.chmod(0o555)
+    try:
+        window.click()
+    finally:
+        tmp_path.chmod(0o755)
+    assert not (tmp_path / "STOP").exists()
+    assert window.log_lines[-1].startswith("⚠ Cannot stop the run: ")
+    assert "cannot write the stop file (Permission denied)" in window.log_lines[-1]
+    assert window.status.text.endswith(" | Stop failed: see the log panel")
+    assert window.button_label == STOP_LABEL  # still clickable once the permissions are fixed
+
+
+def test_click_before_any_run_writes_nothing(tmp_path):
+    window, _source, _closed, _out = make_window(tmp_path / "not-yet")
+    window.click()
+    assert window.log_lines[-1] == f"No run to stop yet: nothing has started in {tmp_path / 'not-yet'}"
+    assert not (tmp_path / "not-yet").exists()
+    assert window.button_label == STOP_LABEL
+
+
+def test_a_new_run_resets_the_view_and_says_so(tmp_path):
+    window, _source, _closed, _out = make_window(tmp_path)
+    old = Run(epochs=3, run_id="old")
+    window.apply([old.start(), old.epoch(1, 0.5, 0.52), old.end("completed", 1)])
+    assert window.button_label == CLOSE_LABEL
+    new = Run(epochs=5, run_id="new")
+    window.apply([NewRun("new", "log replaced"), new.start()])
+    assert "New run new in this run dir (log replaced): view reset" in window.log_lines
+    assert window.header.get_text() == "Epoch: 0/5 | waiting for the first epoch to finish"
+    assert window.button_label == STOP_LABEL
+    assert len(window.panels.train_line.get_xdata()) == 0
+
+
+def test_replay_mode_has_a_close_button_and_a_crashed_run_says_so(tmp_path):
+    window, _source, closed, _out = make_window(tmp_path, live=False, alive=lambda pid, since: False)
+    run = Run(epochs=5)
+    window.apply([run.start(), run.epoch(1, 0.5, 0.52)])
+    assert window.button_label == CLOSE_LABEL
+    assert window.status.kind == "crashed"
+    assert window.status.text.startswith("crashed: no end record, and trainer pid")
+
+
+def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second(tmp_path, monkeypatch):
+    clock = Clock()
+    window, source, _closed, _out = make_window(tmp_path, clock=clock)
+    draws = []
+    monkeypatch.setattr(window.fig.canvas, "draw_idle", lambda: draws.append(clock.t))
+    run = Run()
+    source.push(run.start(), run.epoch(1, 0.5, 0.52))
+    window.tick()
+    assert source.drains == 1 and len(draws) == 1
+    for _ in range(10):
+        window.tick()  # nothing due, status fresh: no drain, no redraw
+    assert source.drains == 1 and len(draws) == 1
+    clock.t += 30  # the record is now 30 s old: the status line says so, once
+    window.tick()
+    assert len(draws) == 2 and window.status.text.endswith("last record 29 s ago")
+    window.tick()
+    assert len(draws) == 2
+
+
+def test_png_is_rewritten_after_each_epoch(tmp_path):
+    png = tmp_path / "live.png"
+    window, _source, _closed, _out = make_window(tmp_path, png=png)
+    run = Run()
+    window.apply([run.start()])
+    assert not png.exists()
+    window.apply([run.epoch(1, 0.5, 0.52)])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_character_on_screen_has_a_glyph_in_the_font(tmp_path):
+    window, _source, _closed, _out = make_window(tmp_path)
+    run = Run(epochs=12)
+    curve = [(0.5, 0.52), (0.45, 0.47), (0.4, 0.42)] + [(0.4, 0.42)] * 6 + [(0.1, 0.5)]
+    window.apply([run.start()] + [run.epoch(e, t, v) for e, (t, v) in enumerate(curve, 1)])
+    window.click()
+    assert any(line.startswith("⚠ PLATEAU detected") for line in window.log_lines)
+    texts = [window.header, window.status_text, window.caption, window.button.label, *window.log_texts]
+    for artist in texts:
+        charmap = FT2Font(findfont(artist.get_fontproperties())).get_charmap()
+        missing = {c for c in artist.get_text() if ord(c) not in charmap}
+        assert not missing, f"{artist.get_text()!r}: no glyph for {missing}"
+    assert on_screen("⚠️ PLATEAU") == "⚠ PLATEAU"
+
+
+def test_attach_to_a_long_run_catches_up_at_once(tmp_path):
+    n = CATCH_UP_EPOCHS + 1500
+    write_run(RunDir(tmp_path).log, [(1.0, 1.02)] * n)
+    fig = Figure(figsize=FIGSIZE)
+    FigureCanvasAgg(fig)
+    out = io.StringIO()
+    with Follower(tmp_path) as follower:
+        window = RunWindow(fig, tmp_path, follower, out=out, hostname="elsewhere")
+        window.tick()
+    assert window.history.n_epochs == n
+    assert window.button_label == CLOSE_LABEL
+    printed = out.getvalue().splitlines()
+    assert printed[0] == f"(catching up on {n} epochs: diagnostics warnings are worked out for the last 500 only)"
+    assert sum(line.startswith("Epoch ") for line in printed) == n
+    fig.canvas.draw()
+
+
+def test_malformed_log_lines_are_skipped_with_a_warning_naming_the_line(tmp_path):
+    rd = RunDir(tmp_path)
+    records = write_run(rd.log, 2)
+    lines = rd.log.read_bytes().splitlines(keepends=True)
+    rd.log.write_bytes(lines[0] + b"{not json\n" + b"x" * 100 + b"\n" + b"".join(lines[1:]))
+    fig = Figure(figsize=FIGSIZE)
+    FigureCanvasAgg(fig)
+    with Follower(tmp_path) as follower:
+        window = RunWindow(fig, tmp_path, follower, out=None)
+        window.tick()
+    assert window.history.n_epochs == 2 and window.history.finished
+    warnings = [line for line in window.log_lines if line.startswith("⚠ ")]
+    assert warnings[0].startswith("⚠ training_log.jsonl line 2: skipped (not valid JSON")
+    assert warnings[1].startswith("⚠ training_log.jsonl line 3: skipped")
+    assert records[-1]["type"] == "end"

@@ -1,0 +1,138 @@
+"""The viewer's log-panel lines: epochs, diagnostics as they start to fire, and the run's own events.
+
+Pure string building over records. The window shows these lines in its log panel and prints them to the
+terminal; the same object therefore decides what both say. A warning is printed when its check starts
+firing, not again at every epoch while it stays on (it is printed anew if it stops and fires again).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from shared.console import UNICODE, Glyphs, asciify, fmt_loss, fmt_signed, warning_line
+from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Settings, diagnose
+from shared.history import History
+from shared.logreader import NewRun
+from shared.records import END, EPOCH, SCHEMA_VERSION, START, STOP_REQUESTED, Record
+
+MAX_WINDOW = 256  # epochs the live warnings look back at most (see Events.warnings)
+CATCH_UP_EPOCHS = 500  # attaching to a long run: warnings are worked out for this many latest epochs only
+
+# Config keys worth a place in the one-line run summary, in this order, with their display names.
+SUMMARY_KEYS = (("model_type", "model"), ("lr", "lr"), ("batch_size", "batch"), ("weight_decay", "wd"),
+                ("patience", "patience"))
+
+
+def _f(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def config_summary(start: Record) -> str:
+    """`30 epochs, model 1, lr 0.001, batch 64, 48 train / 12 val` from a start record (missing keys skipped)."""
+    config = start.get("config") or {}
+    parts = [f"{start['epochs']} epochs"]
+    parts += [f"{label} {_short(config[key])}" for key, label in SUMMARY_KEYS if config.get(key) is not None]
+    sizes = [f"{start[key]} {label}" for key, label in (("n_train", "train"), ("n_val", "val"))
+             if isinstance(start.get(key), int)]
+    if sizes:
+        parts.append(" / ".join(sizes))
+    return ", ".join(parts)
+
+
+def epoch_event(record: Record, g: Glyphs = UNICODE) -> str:
+    """`Epoch 2: Train=0.4521, Val=0.4712, Gap=+0.0191 ✓ NEW BEST`."""
+    train, val = _f(record["train_loss"]), _f(record["val_loss"])
+    line = f"Epoch {record['epoch']}: Train={fmt_loss(train)}, Val={fmt_loss(val)}, Gap={fmt_signed(val - train)}"
+    if record["best"]:
+        line += f" {g.ok} NEW BEST"
+    return line
+
+
+def _who(stop: dict[str, Any] | None) -> str:
+    by = (stop or {}).get("by")
+    return f" by {by}" if by else ""
+
+
+class Events:
+    """Feed it the records of a run in order (and `NewRun` markers); it returns the lines to show.
+
+    Keeps only which checks are firing; the History is the caller's (the window and the terminal fold
+    each record into theirs before asking here).
+    """
+
+    def __init__(self, g: Glyphs = UNICODE) -> None:
+        self.g = g
+        self.firing: frozenset[Check] = frozenset()
+
+    def new_run(self, marker: NewRun) -> list[str]:
+        self.firing = frozenset()
+        return [f"New run {marker.run_id} in this run dir ({marker.reason}): view reset"]
+
+    def lines(self, record: Record, history: History, diagnose: bool = True) -> list[str]:
+        """Lines for one record, already folded into `history` (`diagnose` False: no warnings, see catch_up)."""
+        rtype = record["type"]
+        if rtype == EPOCH:
+            return [self._text(epoch_event(record, self.g))] + (self.warnings(history) if diagnose else [])
+        if rtype == START:
+            where = ", ".join(f"{k} {record[k]}" for k in ("host", "pid", "device") if record.get(k) is not None)
+            out = [f"Run {record['run_id']} started" + (f" ({where})" if where else "") + f": {config_summary(record)}"]
+            if record["schema"] > SCHEMA_VERSION:
+                out.append(self._text(
+                    f"{self.g.warn.strip()} Log schema {record['schema']} is newer than this viewer's "
+                    f"({SCHEMA_VERSION}): showing what it understands; upgrade stlar to see everything"))
+            return out
+        if rtype == STOP_REQUESTED:
+            return [f"Stop requested{_who(record['stop'])}: the trainer stops after epoch {record['epoch']}"]
+        if rtype == END:
+            best = (f", best epoch {record['best_epoch']} (val loss {fmt_loss(record['best_val_loss'])})"
+                    if record["best_epoch"] is not None else "")
+            line = f"Run ended: {record['reason']} after {record['epochs_run']} epochs{best}"
+            message = " ".join(str(record["message"]).split())
+            return [line + (f": {message}" if message else "")]
+        return []
+
+    def catch_up(self, items: list[Record | NewRun]) -> int:
+        """How many leading epoch records of `items` to show without working out warnings.
+
+        Diagnostics cost ~0.1 ms an epoch; attaching to a 100,000-epoch log would spend seconds on warnings
+        nobody scrolls back to. The latest CATCH_UP_EPOCHS epochs get them; the checks firing when they
+        begin are printed as newly firing there.
+        """
+        n = sum(1 for item in items if not isinstance(item, NewRun) and item["type"] == EPOCH)
+        skip = max(0, n - CATCH_UP_EPOCHS)
+        if skip:
+            self.firing = frozenset()
+        return skip
+
+    @staticmethod
+    def catch_up_note(skip: int) -> str:
+        return (f"(catching up on {skip + CATCH_UP_EPOCHS} epochs: diagnostics warnings are worked out for "
+                f"the last {CATCH_UP_EPOCHS} only)")
+
+    def warning(self, text: str) -> str:
+        """A reader's warning (a skipped log line) as a panel line."""
+        return self._text(f"{self.g.warn.strip()} {text}")
+
+    def warnings(self, history: History) -> list[str]:
+        """Warnings for the checks that start firing at `history`'s latest epoch (call once per epoch)."""
+        settings = Settings.from_config(history.config)
+        # Only the last few epochs matter, so attaching to a 100,000-epoch log costs O(epochs), not O(epochs²):
+        # overfitting, plateau and instability look no further back by definition; early stop is exact while
+        # the wait is at most `patience` (the trainer stops there) and patience < MAX_WINDOW; divergence
+        # fires while the non-finite loss is in the window (the trainer ends the run on it at once).
+        window = max(PLATEAU_EPOCHS + 1, INSTABILITY_WINDOW, min(settings.patience + 1, MAX_WINDOW))
+        findings = diagnose(history.train_loss[-window:], history.val_loss[-window:], settings)
+        fired = frozenset(f.check for f in findings)
+        new = [warning_line(f, self.g) for f in findings if f.check not in self.firing]
+        self.firing = fired
+        return new
+
+    def _text(self, text: str) -> str:
+        return asciify(text, self.g)

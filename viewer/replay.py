@@ -1,0 +1,151 @@
+"""`stlar replay RUN_DIR`: a finished, stopped or crashed run from its log alone.
+
+In a window (optionally played epoch by epoch with `--speed`), as a PNG (`--png`, no window), or in the
+terminal (`--no-window`: the trainer's epoch lines and its final diagnostic report). A log without an end
+record is shown as a crashed run (or as still running, if its trainer is alive on this host).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from shared.errors import InputError
+from shared.figure import figure_title, save_png
+from shared.history import History, history_of
+from shared.logreader import NewRun, read_log
+from shared.records import EPOCH, Record
+from shared.rundir import ARCHIVE_NAME, LOG_NAME, RunDir
+from viewer.paths import png_arg, run_dir_arg
+from viewer.status import LIVE, status_of
+
+
+def load_run(run_dir: Path) -> tuple[list[Record], list[str]]:
+    """The records of the last run in RUN_DIR's log and the warnings about skipped lines; InputError if none."""
+    run_dir = run_dir_arg(run_dir, must_exist=True)
+    log = RunDir(run_dir).log
+    if not log.is_file():
+        raise InputError(f"RUN_DIR {run_dir}: no {LOG_NAME} here; pass a folder a training run wrote "
+                         f"(earlier runs are kept in {run_dir / ARCHIVE_NAME}/<start time>_<run id>/)")
+    records, warnings = read_log(log)
+    if not records:
+        detail = f"; {warnings[0]}" if warnings else ""
+        raise InputError(f"{log}: no valid records to replay (the log is empty or every line is malformed{detail})")
+    return records, warnings
+
+
+class ReplaySource:
+    """Releases a finished log's records to the window: all at once, or `speed` epochs per second.
+
+    With `speed`, the records before the first epoch (the start) come at once and epoch k, with the
+    records that follow it up to the next epoch (progress, stop request, end), comes k / speed s later.
+    """
+
+    def __init__(self, records: list[Record], warnings: list[str] = (), speed: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.on_warning: Callable[[str], None] | None = None
+        self._warnings = list(warnings)
+        self._chunks = _chunks(records) if speed else [list(records)]
+        self._speed = speed
+        self._clock = clock
+        self._t0: float | None = None
+        self._next = 0
+
+    @property
+    def done(self) -> bool:
+        return self._next >= len(self._chunks)
+
+    def _release_time(self, i: int) -> float:
+        assert self._t0 is not None
+        return self._t0 if not self._speed else self._t0 + i / self._speed
+
+    def due(self) -> bool:
+        if self.done:
+            return False
+        if self._t0 is None:
+            return True
+        return self._clock() >= self._release_time(self._next)
+
+    def wait(self) -> None:
+        """Block until the next chunk is due (for the terminal)."""
+        if self._t0 is not None and not self.done:
+            threading.Event().wait(max(0.0, self._release_time(self._next) - self._clock()))
+
+    def drain(self) -> list[Record | NewRun]:
+        if self._t0 is None:
+            self._t0 = self._clock()
+            for warning in self._warnings:
+                if self.on_warning is not None:
+                    self.on_warning(warning)
+        out: list[Record | NewRun] = []
+        while not self.done and self._clock() >= self._release_time(self._next):
+            out += self._chunks[self._next]
+            self._next += 1
+        return out
+
+
+def _chunks(records: list[Record]) -> list[list[Record]]:
+    """[the records before the first epoch], then per epoch its record and what follows it up to the next."""
+    chunks: list[list[Record]] = [[]]
+    for record in records:
+        if record["type"] == EPOCH:
+            chunks.append([])
+        chunks[-1].append(record)
+    return chunks
+
+
+def run_title(history: History, run_dir: Path, now: float) -> str:
+    title = figure_title(history, str(run_dir))
+    if history.end is None:
+        title += f" | {status_of(history, now, live=False).text}"
+    return title
+
+
+def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, speed: float | None = None,
+           out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Callable[[], float] = time.time) -> int:
+    """Show the last run in RUN_DIR's log; return the exit code."""
+    if speed is not None and not speed > 0:
+        raise InputError(f"--speed {speed}: must be a positive number of epochs per second, such as 2")
+    png = png_arg(png) if png is not None else None
+    records, warnings = load_run(run_dir)
+    history = history_of(records)
+    if png is not None:
+        save_png(history, png, run_title(history, run_dir, clock()))
+        print(f"Wrote {png} ({history.n_epochs} epochs; {status_of(history, clock(), live=False).text})",
+              file=out, flush=True)
+        if not no_window:
+            return 0
+    if not no_window:
+        from viewer.window import NoDisplay, RunWindow, open_figure, show
+
+        try:
+            fig = open_figure(f"stlar replay — {run_dir}")
+        except NoDisplay as exc:
+            print(f"No window: {exc}; printing the run instead (--no-window)", file=err, flush=True)
+        else:
+            show(RunWindow(fig, run_dir, ReplaySource(records, warnings, speed), live=False, out=out))
+            return 0
+    return print_run(run_dir, records, warnings, out, speed=speed, clock=clock)
+
+
+def print_run(run_dir: Path, records: list[Record], warnings: list[str], out: TextIO, *,
+              speed: float | None = None, clock: Callable[[], float] = time.time) -> int:
+    """The run in the trainer's console format, ending with its report (or a crashed run's)."""
+    from viewer.terminal import ConsolePrinter
+
+    printer = ConsolePrinter(out, run_dir)
+    source = ReplaySource(records, warnings, speed)
+    source.on_warning = printer.warning
+    while not source.done:
+        source.wait()
+        printer.feed(source.drain())
+    if printer.history.end is None:
+        status = status_of(printer.history, clock(), live=False)
+        printer.line(f"Status: {status.text}")
+        if status.kind != LIVE:
+            printer.report(None)
+    return 0

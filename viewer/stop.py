@@ -1,0 +1,62 @@
+"""`stlar stop RUN_DIR`: ask a running trainer to stop after its current epoch, from a shell or a script."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from shared.errors import RunDirError
+from shared.history import History, history_of
+from shared.logreader import read_log
+from shared.rundir import LOG_NAME, RunDir
+from shared.stopfile import request_stop, who
+from viewer.paths import run_dir_arg
+from viewer.status import CRASHED, STALLED, fmt_duration, pid_alive, status_of
+
+
+def _where(history: History) -> str:
+    """`epoch 4/30` of the epoch in progress (the one the trainer finishes before it stops)."""
+    progress = history.progress
+    current = progress["epoch"] if progress else (history.epochs[-1] if history.epochs else 0) + 1
+    return f"epoch {current}/{history.planned_epochs}"
+
+
+def stop_run(
+    run_dir: Path,
+    *,
+    by: str | None = None,
+    clock: Callable[[], float] = time.time,
+    alive: Callable[[int, float | None], bool] = pid_alive,
+    hostname: str | None = None,
+) -> str:
+    """Write RUN_DIR/STOP for the run in progress; return the line to print.
+
+    Refuses (RunDirError, one line) when there is no run, when it has ended, or when its trainer is known to
+    be gone; a stop already requested is not an error (the message says by whom and when).
+    """
+    run_dir = run_dir_arg(run_dir, must_exist=True)
+    rd = RunDir(run_dir)
+    if not rd.log.is_file():
+        raise RunDirError(f"RUN_DIR {run_dir}: no training run here (no {LOG_NAME}); nothing to stop")
+    records, _warnings = read_log(rd.log)
+    history = history_of(records)
+    if history.start is None:
+        raise RunDirError(f"{rd.log}: no run has started yet (no start record); nothing to stop")
+    run = f"run {history.run_id}"
+    if history.end is not None:
+        end = history.end
+        raise RunDirError(f"RUN_DIR {run_dir}: {run} has already ended ({end['reason']} after "
+                          f"{end['epochs_run']} epochs); nothing to stop")
+    status = status_of(history, clock(), hostname=hostname, alive=alive)
+    if status.kind in (STALLED, CRASHED) and status.text.startswith("stalled:"):
+        raise RunDirError(f"RUN_DIR {run_dir}: {run} is not running ({status.text}); nothing to stop")
+    created, request = request_stop(rd.stop, by or who("stlar stop"), history.run_id, clock=clock)
+    if created:
+        return (f"Stop requested for {run} in {run_dir}: it is in {_where(history)}; "
+                f"the trainer stops after this epoch")
+    asked = request.get("requested_at")
+    ago = f" {fmt_duration(clock() - asked)} ago" if isinstance(asked, (int, float)) else ""
+    by_whom = f" by {request['by']}" if request.get("by") else ""
+    return (f"A stop was already requested for {run}{by_whom}{ago}; it is in {_where(history)} and "
+            f"stops after this epoch")

@@ -1,0 +1,141 @@
+"""Terminal mode (`--no-window`): a run in the trainer's console format, for ssh sessions and pipes.
+
+Prints the history so far, then each new epoch (`shared.console.epoch_line`), the diagnostics as they start
+to fire, the run's own events and, at the end, the trainer's closing block and diagnostic report. Waits on
+the follower's Event with a timeout, so an idle run costs one small read a second and no busy loop.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from shared.console import asciify, end_block, epoch_line, glyphs_for, new_best_line, report_lines
+from shared.diagnostics import Settings, diagnose
+from shared.history import History
+from shared.logreader import NewRun
+from shared.records import END, EPOCH, Record
+from viewer.events import Events
+from viewer.follow import Follower
+from viewer.status import CRASHED, STALLED, WAITING, Status, status_of
+
+
+class ConsolePrinter:
+    """Prints a run's records as the trainer's console would have shown them. One instance per view.
+
+    `feed(items)` takes what `Follower.drain()` or `read_log` returns and returns True if an epoch was
+    added (callers rewrite a --png then).
+    """
+
+    def __init__(self, out: TextIO, run_dir: Path) -> None:
+        self.out = out
+        self.run_dir = run_dir
+        self.g = glyphs_for(out)
+        self.history = History()
+        self.events = Events(self.g)
+        self._prev_val: float | None = None
+
+    def line(self, text: str = "") -> None:
+        try:
+            print(asciify(text, self.g), file=self.out, flush=True)
+        except UnicodeEncodeError:  # a stream that claimed an encoding it cannot honour
+            print(text.encode("ascii", "replace").decode("ascii"), file=self.out, flush=True)
+
+    def feed(self, items: list[Record | NewRun]) -> bool:
+        added = False
+        skip = self.events.catch_up(items)
+        if skip:
+            self.line(self.events.catch_up_note(skip))
+        for item in items:
+            if isinstance(item, NewRun):
+                self.history = History()
+                self._prev_val = None
+                self.line()
+                self.line(self.events.new_run(item)[0])
+                continue
+            self.history.add(item)
+            if item["type"] == EPOCH:
+                added = True
+                self.line(epoch_line(item, self._prev_val, self.g))
+                self._prev_val = item["val_loss"]
+                if item["best"]:
+                    self.line(new_best_line(str(self.run_dir / "best.pt"), self.g))
+                skip -= 1
+                for text in self.events.warnings(self.history) if skip < 0 else ():
+                    self.line(text)
+            else:
+                for text in self.events.lines(item, self.history):
+                    self.line(text)
+            if item["type"] == END:
+                self.report(item["reason"])
+        return added
+
+    def warning(self, text: str) -> None:
+        self.line(self.events.warning(text))
+
+    def report(self, reason: str | None) -> None:
+        """The trainer's closing block and diagnostic report; `reason` None for a run without an end record."""
+        h = self.history
+        self.line("\n".join(end_block(reason, h.best_epoch, h.best_val_loss)))
+        if h.n_epochs:
+            findings = diagnose(h.train_loss, h.val_loss, Settings.from_config(h.config))
+            self.line("\n".join(report_lines(findings, self.g)))
+
+
+def watch_terminal(
+    follower: Follower,
+    out: TextIO = sys.stdout,
+    *,
+    png: Path | None = None,
+    clock: Callable[[], float] = time.time,
+    status: Callable[[History, float], Status] = status_of,
+) -> int:
+    """Follow the run in the terminal until its end record; return the exit code (0).
+
+    Ctrl-C detaches: the trainer is not touched. Status changes worth knowing (waiting for the run, the
+    trainer stalled) are printed once when they happen.
+    """
+    printer = ConsolePrinter(out, follower.run_dir.path)
+    follower.on_warning = printer.warning
+    shown_kind = None
+    try:
+        while True:
+            follower.wait()
+            items = follower.drain()
+            while True:
+                if printer.feed(items) and png is not None:
+                    _write_png(printer, png)
+                if printer.history.finished:
+                    return 0
+                now = status(printer.history, clock())
+                if now.kind not in (STALLED, CRASHED):
+                    break
+                # A trainer that wrote its last records and exited between our read and the pid check
+                # looks stalled; it cannot write after its death, so one more read settles it.
+                items = follower.drain()
+                if not items:
+                    break
+            if now.kind != shown_kind:
+                if now.kind == WAITING:
+                    log = follower.run_dir.log
+                    printer.line(f"Waiting for the run: {log} has no records yet" if follower.reader.exists
+                                 else f"Waiting for the run: {log} does not exist yet")
+                elif now.kind in (STALLED, CRASHED) or shown_kind in (STALLED, CRASHED):
+                    printer.line(f"Status: {now.text}")
+                shown_kind = now.kind
+    except KeyboardInterrupt:
+        printer.line()
+        printer.line(f"Detached; training continues (stlar watch {follower.run_dir.path} to attach again)")
+        return 0
+
+
+def _write_png(printer: ConsolePrinter, png: Path) -> None:
+    from shared.figure import figure_title, save_png
+
+    try:
+        save_png(printer.history, png, figure_title(printer.history, str(printer.run_dir)))
+    except OSError as exc:
+        printer.warning(f"{png}: cannot write the figure ({exc.strerror or exc})")

@@ -1,0 +1,444 @@
+"""The live window: header line, the shared 2x2 figure, a log panel, a status line and a Stop button.
+
+The GUI thread owns the figure. A canvas timer on the main thread calls `tick()` every TIMER_MS: it asks the
+source (a `Follower`, or replay's records) whether anything is due, drains it, folds the records into a
+History, updates the lines in place and asks for a redraw with `draw_idle`. When nothing changed a tick is
+an Event check and a clock read. The class works on any figure, so tests build it on an Agg figure, feed
+records with `apply`, call `click()` and read `header`, `status`, `button_label` and `log_lines`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from matplotlib.figure import Figure
+from matplotlib.widgets import Button
+
+from shared.console import UNICODE, asciify, fmt_loss, fmt_signed, glyphs_for
+from shared.errors import RunDirError
+from shared.figure import DiagnosticFigure, figure_title, save_png
+from shared.history import History
+from shared.logreader import NewRun
+from shared.records import Record
+from shared.rundir import RunDir
+from shared.stopfile import request_stop, who
+from viewer.events import Events
+from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, Status, pid_alive, status_of
+
+TIMER_MS = 50  # drain interval: the floor of the append-to-redraw latency
+STATUS_SECONDS = 1.0  # the status line (record age, ETA, pid check) is refreshed this often
+LOG_LINES = 8  # lines shown in the log panel
+FIGSIZE = (13.0, 9.4)  # inches at 100 dpi; shrunk to fit smaller screens (SCREEN_FILL)
+SCREEN_FILL = 0.9  # a window never covers more than this fraction of the screen's width or height
+DEBUG_GEOMETRY_ENV = "STLAR_DEBUG_GEOMETRY"  # set to 1: print the Stop button's screen geometry (GUI tests)
+
+STOP_LABEL, STOPPING_LABEL, CLOSE_LABEL = "Stop Training", "Stopping...", "Close"
+_BUTTON_COLORS = {  # label -> (face, hover)
+    STOP_LABEL: ("#d62728", "#ef5350"),
+    STOPPING_LABEL: ("#bdbdbd", "#bdbdbd"),
+    CLOSE_LABEL: ("#2ca02c", "#43c143"),
+}
+_STATUS_COLORS = {WAITING: "dimgray", LIVE: "#1b5e20", STOPPING: "#e65100", FINISHED: "#0d47a1",
+                  STALLED: "#b71c1c", CRASHED: "#b71c1c"}
+BEST_COLOR, BEST_FACE = "#1b5e20", "#dcedc8"
+
+
+class Source(Protocol):
+    """What the window reads records from: `Follower`, or replay's `ReplaySource`."""
+
+    on_warning: Callable[[str], None] | None
+
+    def due(self) -> bool: ...
+
+    def drain(self) -> list[Record | NewRun]: ...
+
+
+def header_line(history: History) -> tuple[str, bool]:
+    """(`Epoch: 10/20 | Train Loss: ... | Best Val Loss: 0.3512 ✓`, whether the latest epoch is a new best).
+
+    Improvement is this epoch's val loss minus the previous one (negative is better), as the trainer's Δ.
+    """
+    planned = history.planned_epochs
+    last = history.last_epoch
+    if last is None:
+        if history.start is None:
+            return "Waiting for the run to start", False
+        return f"Epoch: 0/{planned} | waiting for the first epoch to finish", False
+    val = history.val_loss
+    improvement = fmt_signed(val[-1] - val[-2]) if len(val) >= 2 else "—"
+    text = (f"Epoch: {last['epoch']}/{planned} | Train Loss: {fmt_loss(history.train_loss[-1])} | "
+            f"Val Loss: {fmt_loss(val[-1])} | Gap: {fmt_signed(val[-1] - history.train_loss[-1])} | "
+            f"Improvement: {improvement} | Best Val Loss: {fmt_loss(history.best_val_loss)}")
+    if last["best"]:
+        text += f" {UNICODE.ok}"
+    return text, bool(last["best"])
+
+
+def on_screen(text: str) -> str:
+    """Text as the window's font can draw it: DejaVu Sans has ✓ and ⚠ but no emoji presentation selector."""
+    return text.replace("\ufe0f", "")
+
+
+class RunWindow:
+    """One run's window on `fig` (any backend). `live` False is replay: no Stop, the button is Close.
+
+    `out` gets every log-panel line too. `on_close` is called by the Close button (the CLI closes the
+    window there); closing the window any other way only ends the viewer: training is never touched.
+    """
+
+    def __init__(
+        self,
+        fig: Figure,
+        run_dir: str | Path,
+        source: Source,
+        *,
+        live: bool = True,
+        png: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        alive: Callable[[int, float | None], bool] = pid_alive,
+        hostname: str | None = None,
+        by: str | None = None,
+        out: TextIO | None = sys.stdout,
+        on_close: Callable[[], None] | None = None,
+        debug_geometry: bool | None = None,
+    ) -> None:
+        self.fig = fig
+        self.run_dir = RunDir(run_dir)
+        self.source = source
+        self.live = live
+        self.png = png
+        self._clock = clock
+        self._alive = alive
+        self._hostname = hostname
+        self.by = by or who("stlar watch")
+        self.out = out
+        self._out_glyphs = glyphs_for(out) if out is not None else UNICODE
+        self.on_close = on_close
+        self.debug_geometry = (os.environ.get(DEBUG_GEOMETRY_ENV) == "1") if debug_geometry is None \
+            else debug_geometry
+        self.history = History()
+        self.events = Events(UNICODE)
+        self.log_lines: deque[str] = deque(maxlen=LOG_LINES)
+        self.status = Status(WAITING, "waiting for the run")
+        self.button_label = ""
+        self.closed = False
+        self._stop_sent = False
+        self._stop_error: str | None = None
+        self._last_status = -float("inf")
+        self._geometry: tuple | None = None
+        self._tick_failed = False
+        self.timer = None
+        source.on_warning = self._reader_warning
+        self._build()
+        self._update_header()
+        self._sync_button()
+        self._refresh_status()
+
+    # ---- layout -------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        fig = self.fig
+        fig.set_facecolor("white")
+        self.caption = fig.text(0.01, 0.992, f"stlar {'watch' if self.live else 'replay'} — {self.run_dir.path}",
+                                ha="left", va="top", fontsize=9, color="dimgray")
+        self.header = fig.text(0.5, 0.962, "", ha="center", va="top", fontsize=12, fontweight="bold",
+                               bbox=dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="lightgray"))
+        grid = fig.add_gridspec(2, 2, left=0.06, right=0.985, top=0.895, bottom=0.335, hspace=0.42, wspace=0.16)
+        axes = [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
+        self.panels = DiagnosticFigure(axes)
+        for ax in axes:
+            ax.title.set_fontsize(10)
+
+        self.ax_log = fig.add_axes((0.06, 0.075, 0.70, 0.195))
+        self.ax_log.set_xticks([])
+        self.ax_log.set_yticks([])
+        self.ax_log.set_facecolor("#f7f7f7")
+        self.ax_log.set_xlim(0, 1)
+        self.ax_log.set_ylim(0, 1)
+        self.ax_log.set_title("Diagnostics log", loc="left", fontsize=9, color="dimgray", pad=3)
+        step = 1.0 / (LOG_LINES + 0.6)
+        self.log_texts = [
+            self.ax_log.text(0.008, 1 - (i + 0.8) * step, "", ha="left", va="center", fontsize=9,
+                             family="DejaVu Sans", clip_on=True)
+            for i in range(LOG_LINES)
+        ]
+        self.status_text = fig.text(0.06, 0.028, "", ha="left", va="center", fontsize=11, fontweight="bold")
+
+        self.ax_button = fig.add_axes((0.795, 0.105, 0.19, 0.13))
+        self.button = Button(self.ax_button, STOP_LABEL, color=_BUTTON_COLORS[STOP_LABEL][0],
+                             hovercolor=_BUTTON_COLORS[STOP_LABEL][1])
+        self.button.label.set_fontsize(15)
+        self.button.label.set_fontweight("bold")
+        self.button.label.set_color("white")
+        self.button.on_clicked(self.click)
+        self.fig.canvas.mpl_connect("close_event", self._on_window_closed)
+
+    # ---- the timer ----------------------------------------------------------------------------------------
+    def start_timer(self) -> None:
+        self.timer = self.fig.canvas.new_timer(interval=TIMER_MS)
+        self.timer.add_callback(self._tick_guarded)
+        self.timer.start()
+
+    def _tick_guarded(self) -> None:
+        # A timer callback that raises would print the same traceback 20 times a second; say it once, go on.
+        try:
+            self.tick()
+        except Exception:
+            if not self._tick_failed:
+                self._tick_failed = True
+                traceback.print_exc()
+                self._log(f"Internal error while updating the view (details on stderr); the run is not affected")
+
+    def tick(self) -> None:
+        """Drain the source if due, update in place, refresh the status each second; redraw if anything changed."""
+        changed = False
+        if self.source.due():
+            items = self.source.drain()
+            if items:
+                changed = self.apply(items, draw=False)
+        if changed or self._clock() - self._last_status >= STATUS_SECONDS:
+            changed = self._refresh_status() or changed
+        if self.debug_geometry:
+            self._report_geometry()
+        if changed:
+            self.fig.canvas.draw_idle()
+
+    def apply(self, items: list[Record | NewRun], draw: bool = True) -> bool:
+        """Fold records (and NewRun markers) into the view; True if anything visible changed."""
+        if not items:
+            return False
+        epochs = False
+        skip = self.events.catch_up(items)
+        if skip:
+            self._log(self.events.catch_up_note(skip))
+        for item in items:
+            if isinstance(item, NewRun):
+                self.history = History()
+                self._stop_sent = False
+                self._stop_error = None
+                epochs = True  # the panels show the empty new run
+                self._log(self.events.new_run(item)[0])
+                continue
+            added = self.history.add(item)
+            epochs = added or epochs
+            skip -= added
+            for text in self.events.lines(item, self.history, diagnose=skip < 0):
+                self._log(text)
+        if epochs:
+            self.panels.update(self.history)
+            if self.png is not None and self.history.n_epochs:
+                self._write_png()
+        self._update_header()
+        self._sync_button()
+        self._refresh_status()
+        self._show_log()
+        if draw:
+            self.fig.canvas.draw_idle()
+        return True
+
+    # ---- pieces -------------------------------------------------------------------------------------------
+    def _update_header(self) -> None:
+        text, best = header_line(self.history)
+        self.header.set_text(on_screen(text))
+        self.header.set_color(BEST_COLOR if best else "black")
+        self.header.get_bbox_patch().set_facecolor(BEST_FACE if best else "white")
+
+    def _log(self, text: str) -> None:
+        self.log_lines.append(on_screen(text))
+        if self.out is not None:
+            try:
+                print(asciify(text, self._out_glyphs), file=self.out, flush=True)
+            except (OSError, ValueError, UnicodeEncodeError):  # a closed or odd terminal must not stop the view
+                pass
+
+    def _show_log(self) -> None:
+        lines = list(self.log_lines)
+        for artist, text in zip(self.log_texts, lines + [""] * (LOG_LINES - len(lines))):
+            artist.set_text(text)
+            artist.set_color("#b35900" if text.startswith("⚠") else BEST_COLOR if "NEW BEST" in text else "black")
+
+    def _reader_warning(self, message: str) -> None:
+        self._log(self.events.warning(message))
+
+    def _refresh_status(self) -> bool:
+        self._last_status = self._clock()
+        stop_pending = self._stop_sent and self.history.stop_request is None
+        status = status_of(self.history, self._last_status, live=self.live, stop_pending=stop_pending,
+                           hostname=self._hostname, alive=self._alive)
+        if status.kind == STALLED and self.live:
+            # A trainer that wrote its last records and exited between our read and the pid check looks
+            # stalled; it cannot write after its death, so one more read settles it.
+            more = self.source.drain()
+            if more:
+                return self.apply(more, draw=False)
+        text = status.text
+        if self._stop_error is not None and status.kind not in (FINISHED,):
+            text += " | Stop failed: see the log panel"
+        if (status.kind, text) == (self.status.kind, self.status_text.get_text()):
+            return False
+        self.status = Status(status.kind, text)
+        self.status_text.set_text(on_screen(text))
+        self.status_text.set_color(_STATUS_COLORS.get(status.kind, "black"))
+        return True
+
+    def _sync_button(self) -> None:
+        if not self.live or self.history.finished:
+            label = CLOSE_LABEL
+        elif self.history.stopping or self._stop_sent:
+            label = STOPPING_LABEL
+        else:
+            label = STOP_LABEL
+        if label == self.button_label:
+            return
+        if label == CLOSE_LABEL and self.button_label and self.live:
+            self._log("The run has ended: the button closes this window")
+        self.button_label = label
+        face, hover = _BUTTON_COLORS[label]
+        self.button.label.set_text(label)
+        self.button.color, self.button.hovercolor = face, hover
+        self.ax_button.set_facecolor(face)
+        self.button.set_active(label != STOPPING_LABEL)
+
+    def _write_png(self) -> None:
+        try:
+            save_png(self.history, self.png, figure_title(self.history, str(self.run_dir.path)))
+        except OSError as exc:
+            self._log(self.events.warning(f"{self.png}: cannot write the figure ({exc.strerror or exc})"))
+
+    # ---- the button ---------------------------------------------------------------------------------------
+    def click(self, event: object = None) -> None:
+        """The button: Stop Training writes the stop file; Close closes the window; Stopping... does nothing."""
+        if self.button_label == CLOSE_LABEL:
+            self.close()
+            return
+        if self.button_label != STOP_LABEL:
+            return
+        if self.history.start is None:
+            self._log(f"No run to stop yet: nothing has started in {self.run_dir.path}")
+        else:
+            try:
+                created, request = request_stop(self.run_dir.stop, self.by, self.history.run_id)
+            except RunDirError as exc:
+                self._stop_error = str(exc)
+                self._log(self.events.warning(f"Cannot stop the run: {exc}"))
+            else:
+                self._stop_sent = True
+                self._stop_error = None
+                if created:
+                    self._log(f"Stop requested: wrote {self.run_dir.stop}; the trainer stops after this epoch")
+                else:
+                    by = request.get("by")
+                    self._log("A stop was already requested" + (f" by {by}" if by else "")
+                              + "; waiting for the trainer")
+        self._sync_button()
+        self._refresh_status()
+        self._show_log()
+        self.fig.canvas.draw_idle()
+
+    def close(self) -> None:
+        """End this view (the Close button). Training is not touched."""
+        if self.timer is not None:
+            self.timer.stop()
+        self.closed = True
+        if self.on_close is not None:
+            self.on_close()
+
+    def _on_window_closed(self, _event: object) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+        self.closed = True
+
+    # ---- GUI tests ----------------------------------------------------------------------------------------
+    def button_screen_box(self) -> tuple[int, int, int, int] | None:
+        """The button's (x, y, width, height) in screen pixels, top-left origin; None where unknown (non-Tk)."""
+        widget_of = getattr(self.fig.canvas, "get_tk_widget", None)
+        if widget_of is None:
+            return None
+        widget = widget_of()
+        if not widget.winfo_ismapped():
+            return None
+        box = self.ax_button.get_window_extent()
+        ratio = getattr(self.fig.canvas, "device_pixel_ratio", 1) or 1
+        height = self.fig.bbox.height
+        x0, y0 = box.x0 / ratio, (height - box.y1) / ratio
+        return (int(widget.winfo_rootx() + x0), int(widget.winfo_rooty() + y0),
+                int(box.width / ratio), int(box.height / ratio))
+
+    def _report_geometry(self) -> None:
+        geometry = (self.button_screen_box(), self.button_label)
+        if geometry != self._geometry and geometry[0] is not None:
+            self._geometry = geometry
+            x, y, w, h = geometry[0]
+            print(f"[{DEBUG_GEOMETRY_ENV}] button={self.button_label!r} x={x} y={y} w={w} h={h}",
+                  file=sys.stderr, flush=True)
+
+
+# ---- opening a real window -----------------------------------------------------------------------------------
+class NoDisplay(Exception):
+    """No window can be opened here; the message says why (the CLI falls back to the terminal)."""
+
+
+_BACKENDS = ("TkAgg", "MacOSX", "QtAgg", "GTK4Agg", "GTK3Agg", "WXAgg")
+
+
+def open_figure(title: str) -> Figure:
+    """A pyplot figure in a window titled `title`: TkAgg where Tk exists, another interactive backend otherwise.
+
+    Raises NoDisplay when there is no display or no toolkit. A toolkit that imports but cannot reach the
+    display ends the search: Qt, asked next, would abort the whole process on the same display.
+    """
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise NoDisplay("no display (DISPLAY is not set)")
+    import matplotlib.pyplot as plt
+
+    reasons = []
+    for backend in _BACKENDS:
+        try:
+            plt.switch_backend(backend)
+        except Exception as exc:  # ImportError mostly; some toolkits raise their own errors on import
+            reasons.append(f"{backend}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            continue
+        try:
+            fig = plt.figure(num=title, figsize=FIGSIZE)
+        except Exception as exc:
+            plt.switch_backend("Agg")
+            raise NoDisplay(f"cannot open a window ({' '.join(str(exc).split())})") from None
+        _fit_to_screen(fig)
+        return fig
+    raise NoDisplay("no GUI toolkit for matplotlib (" + "; ".join(reasons[:2]) + "; on Linux install python3-tk)")
+
+
+def _fit_to_screen(fig: Figure) -> None:
+    window = getattr(fig.canvas.manager, "window", None)
+    try:
+        screen_w, screen_h = window.winfo_screenwidth(), window.winfo_screenheight()  # Tk only
+    except Exception:
+        return
+    w, h = fig.get_size_inches() * fig.dpi
+    scale = min(1.0, SCREEN_FILL * screen_w / w, (SCREEN_FILL * screen_h - 60) / h)  # 60 px: toolbar, title bar
+    if scale < 1.0:
+        fig.set_size_inches(fig.get_size_inches() * scale, forward=True)
+
+
+def show(window: RunWindow) -> bool:
+    """Run the GUI loop until the window is closed; return True if Ctrl-C in the terminal ended it."""
+    import matplotlib.pyplot as plt
+
+    if window.on_close is None:
+        window.on_close = lambda: plt.close(window.fig)
+    window.start_timer()
+    try:
+        plt.show()
+    except KeyboardInterrupt:
+        return True
+    finally:
+        if window.timer is not None:
+            window.timer.stop()
+        plt.close("all")
+    return False
