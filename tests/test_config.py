@@ -1,0 +1,82 @@
+"""train-dl options: defaults compatible with STLAR, one-line errors for values out of range."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from shared.errors import InputError
+from trainer.config import OPTION_NAMES, TrainConfig, check_model_type, resolve_device
+
+
+def cfg(**kw) -> TrainConfig:
+    return TrainConfig(train="t.csv", val="v.csv", **kw)
+
+
+def test_defaults_are_stlars():
+    c = cfg()
+    assert (c.epochs, c.batch_size, c.lr, c.weight_decay, c.out_dir, c.num_workers, c.model_type, c.patience,
+            c.min_delta, c.no_plot, c.gui, c.device, c.seed) == (
+        15, 64, 1e-3, 1e-4, "models", 2, 2, 5, 0.0, False, False, "auto", 42)
+
+
+def test_record_holds_every_option_in_order():
+    assert list(cfg().as_record()) == list(OPTION_NAMES) == [
+        "train", "val", "epochs", "batch_size", "lr", "weight_decay", "out_dir", "num_workers", "model_type",
+        "patience", "min_delta", "no_plot", "gui", "device", "seed"]
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.0), dict(patience=0), dict(weight_decay=0.0), dict(num_workers=0),
+                                dict(device="cpu"), dict(device="cuda:1"), dict(min_delta=0.01)])
+def test_accepted(kw):
+    cfg(**kw).validate()
+
+
+@pytest.mark.parametrize("kw, needle", [
+    (dict(epochs=0), "--epochs 0: must be an integer >= 1"),
+    (dict(epochs=-3), "--epochs -3"),
+    (dict(batch_size=0), "--batch-size 0: must be an integer >= 1"),
+    (dict(lr=-1.0), "--lr -1.0: the learning rate must be >= 0"),
+    (dict(lr=math.nan), "--lr nan"),
+    (dict(lr=math.inf), "--lr inf"),
+    (dict(weight_decay=-1e-4), "--weight-decay"),
+    (dict(patience=-1), "--patience -1"),
+    (dict(min_delta=-0.1), "--min-delta"),
+    (dict(num_workers=-1), "--num-workers -1"),
+    (dict(seed=-5), "--seed -5"),
+    (dict(device="tpu"), "--device tpu: unknown device; choose auto, cpu, cuda or cuda:N"),
+    (dict(out_dir=" "), "--out-dir: empty path"),
+])
+def test_refused_with_one_line(kw, needle):
+    with pytest.raises(InputError) as info:
+        cfg(**kw).validate()
+    message = str(info.value)
+    assert needle in message and "\n" not in message
+
+
+@pytest.mark.parametrize("model_type", [0, 3, -1, True])
+def test_unknown_model_type_lists_the_choices(model_type):
+    with pytest.raises(InputError, match=r"choose one of 1 \(simple 1-D CNN\), 2 \(ResNet-1D\)"):
+        check_model_type(model_type)
+
+
+@pytest.mark.parametrize("device, cuda, count, expected", [
+    ("auto", False, 0, "cpu"), ("auto", True, 1, "cuda"), ("cpu", True, 1, "cpu"), ("cuda", True, 1, "cuda"),
+    ("cuda:0", True, 1, "cuda:0"),
+])
+def test_resolve_device(device, cuda, count, expected):
+    assert resolve_device(device, cuda, count) == expected
+
+
+@pytest.mark.parametrize("device, count, needle", [
+    ("cuda", 0, "CUDA is not available"), ("cuda:0", 0, "CUDA is not available"),
+])
+def test_cuda_without_cuda_is_refused(device, count, needle):
+    with pytest.raises(InputError, match=needle):
+        resolve_device(device, False, count)
+
+
+def test_missing_gpu_index_is_refused():
+    with pytest.raises(InputError, match="no such GPU; this machine has 1"):
+        resolve_device("cuda:3", True, 1)

@@ -1,0 +1,90 @@
+"""Ctrl-C / SIGTERM handling with real signals sent to this process."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from trainer.interrupt import Interrupts, describe, exit_code_for
+
+
+def send(sig: int = signal.SIGINT) -> None:
+    # signal.raise_signal runs the Python handler before it returns, so no waiting is needed.
+    signal.raise_signal(sig)
+
+
+def test_first_signal_only_asks_second_aborts():
+    with Interrupts() as interrupts:
+        assert interrupts() is None
+        send()
+        assert interrupts() == "SIGINT" and not interrupts.aborted
+        with pytest.raises(KeyboardInterrupt):
+            send()
+        assert interrupts.aborted
+
+
+def test_sigterm_is_graceful_too_and_named():
+    with Interrupts() as interrupts:
+        send(signal.SIGTERM)
+        assert interrupts() == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt):
+            send(signal.SIGTERM)
+
+
+def test_an_abort_waits_for_the_end_of_a_critical_block():
+    done = []
+    with Interrupts() as interrupts:
+        send()
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.critical():
+                send()
+                done.append("write finished")  # reached: the abort is deferred
+        assert done == ["write finished"]
+
+
+def test_nested_critical_blocks_defer_to_the_outermost():
+    with Interrupts() as interrupts:
+        send()
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.critical():
+                with interrupts.critical():
+                    send()
+                assert not interrupts.aborted  # still inside the outer block
+        assert interrupts.aborted
+
+
+def test_muted_ignores_signals():
+    with Interrupts() as interrupts:
+        interrupts.mute()
+        send()
+        send()
+        assert interrupts() is None and not interrupts.aborted
+
+
+def test_previous_handlers_are_restored():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with Interrupts():
+        assert signal.getsignal(signal.SIGINT) is not before[0]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_a_forked_child_ignores_the_signal(monkeypatch):
+    # A data-loader worker forked from the trainer inherits the handler: there it must do nothing.
+    with Interrupts() as interrupts:
+        monkeypatch.setattr(os, "getpid", lambda: -1)
+        send()
+        send()
+        monkeypatch.undo()
+        assert interrupts() is None
+
+
+@pytest.mark.parametrize("name, code", [("SIGINT", 130), ("SIGTERM", 143), (None, 130)])
+def test_exit_codes(name, code):
+    assert exit_code_for(name) == code
+
+
+def test_describe():
+    assert describe("SIGINT") == ("Interrupted (Ctrl-C)", "press Ctrl-C again to abort at once")
+    assert describe("SIGTERM") == ("Terminated (SIGTERM)", "send SIGTERM again to abort at once")

@@ -1,0 +1,110 @@
+"""Helpers and fixtures for the trainer's tests: tiny demo data sets, running `python -m stlar`, waiting.
+
+Import the fixtures into a test module (`from trainer_helpers import tiny_data`); pytest puts `tests/` on
+sys.path because of its conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.logreader import read_log
+from trainer.demo_data import DemoData, write_demo_data
+
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT_S = 60.0  # generous: the suite runs on a busy two-core machine
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
+    """60 demo segments (48 train / 12 val), written once per session. Tests must not modify them."""
+    return write_demo_data(tmp_path_factory.mktemp("tiny") / "data", n=60, seed=0)
+
+
+@pytest.fixture(scope="session")
+def slow_data(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
+    """160 segments: with --batch-size 2 and the ResNet an epoch takes about a second, long enough for a
+    test to act while the epoch is still running."""
+    return write_demo_data(tmp_path_factory.mktemp("slow") / "data", n=160, seed=1)
+
+
+def env(**extra: str) -> dict[str, str]:
+    """The environment for a CLI subprocess: UTF-8 output, the repo importable, no display."""
+    out = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out.update(PYTHONIOENCODING="utf-8", PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    out.update(extra)
+    return out
+
+
+def stlar_cmd(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "stlar", *map(str, args)]
+
+
+def train_args(data: DemoData, out_dir: str | Path, *extra: str | Path) -> list[str]:
+    """train-dl arguments for a small, fast run; `extra` overrides (later options win in click)."""
+    return ["train-dl", "--train", str(data.train_manifest), "--val", str(data.val_manifest),
+            "--out-dir", str(out_dir), "--model-type", "1", "--num-workers", "0", *map(str, extra)]
+
+
+def run_stlar(*args: str | Path, cwd: Path, timeout: float = 120.0, **env_extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(stlar_cmd(*args), cwd=cwd, env=env(**env_extra), capture_output=True, text=True,
+                          encoding="utf-8", timeout=timeout)
+
+
+def start_stlar(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen:
+    """Start `python -m stlar ...` in its own session (like a job in a terminal: killpg reaches it all)."""
+    return subprocess.Popen(stlar_cmd(*args), cwd=cwd, env=env(**env_extra), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT_S, what: str = "condition",
+             proc: subprocess.Popen | None = None) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` (or if `proc` exits first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"process exited ({proc.returncode}) before {what}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.005)  # a poll interval, not a fixed wait: the loop ends as soon as the condition holds
+
+
+def records(log: Path) -> list[dict]:
+    recs, warnings = read_log(log)
+    assert not warnings, warnings
+    return recs
+
+
+def record_of(log: Path, rtype: str) -> dict | None:
+    """The first record of `rtype` in the log's last run, or None (also when there is no log yet)."""
+    if not log.exists():
+        return None
+    recs, _ = read_log(log)
+    return next((r for r in recs if r["type"] == rtype), None)
+
+
+def finish(proc: subprocess.Popen, timeout: float = TIMEOUT_S) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"trainer did not finish in {timeout} s:\n{out}\n{err}")
+    return proc.returncode, out, err
+
+
+def run_dir_files(path: Path) -> set[str]:
+    """Names in a run dir, hidden lock file excluded."""
+    return {p.name for p in path.iterdir() if p.name != ".stlar.lock"} if path.exists() else set()

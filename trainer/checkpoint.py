@@ -1,0 +1,87 @@
+"""`best.pt`: the model STLAR's export and inference load, saved atomically on each new best val loss.
+
+Format: a dict `{"model_state", "model_type", "epoch", "val_loss", "config"}` of tensors and plain Python
+values only, so it loads with `torch.load(path, weights_only=True)` (no pickled code runs on load).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from shared.atomic import atomic_path
+from shared.errors import InputError, RunDirError
+from trainer.models import build_model
+
+
+def checkpoint_dict(model: nn.Module, model_type: int, epoch: int, val_loss: float,
+                    config: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's content; tensors are copied to the CPU so a GPU run's file loads anywhere."""
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return {
+        "model_state": state,
+        "model_type": int(model_type),
+        "epoch": int(epoch),
+        "val_loss": float(val_loss) if math.isfinite(val_loss) else None,
+        "config": _plain(config),
+    }
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, model_type: int, epoch: int, val_loss: float,
+                    config: dict[str, Any]) -> None:
+    """Write the checkpoint atomically: readers and a crash see the previous `best.pt` or the new one whole.
+
+    Raises RunDirError (the earlier `best.pt` intact) if the file cannot be written, e.g. the disk is full.
+    """
+    path = Path(path)
+    data = checkpoint_dict(model, model_type, epoch, val_loss, config)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(data, tmp)
+    except OSError as exc:
+        raise RunDirError(
+            f"{path}: cannot save the checkpoint ({exc.strerror or exc}); free disk space or choose another "
+            f"--out-dir (the previous {path.name}, if any, is intact)"
+        ) from exc
+    except RuntimeError as exc:  # torch.save reports some write failures (disk full) as RuntimeError
+        raise RunDirError(
+            f"{path}: cannot save the checkpoint ({' '.join(str(exc).split())}); free disk space or choose "
+            f"another --out-dir (the previous {path.name}, if any, is intact)"
+        ) from exc
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely (`weights_only=True`); raise InputError if it is missing or not ours."""
+    path = Path(path)
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise InputError(f"checkpoint {path}: file not found") from None
+    except Exception as exc:  # unpickling errors come in many types
+        raise InputError(f"checkpoint {path}: cannot load it ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(data, dict) or "model_state" not in data or "model_type" not in data:
+        raise InputError(f"checkpoint {path}: not a stlar checkpoint (no model_state/model_type)")
+    return data
+
+
+def load_model(path: str | Path, map_location: str = "cpu") -> nn.Module:
+    """The checkpoint's model with its weights, in eval mode, ready to predict logits."""
+    data = load_checkpoint(path, map_location)
+    model = build_model(int(data["model_type"]))
+    model.load_state_dict(data["model_state"])
+    return model.to(map_location).eval()
+
+
+def _plain(value: Any) -> Any:
+    """Reduce a config to what `weights_only` loading accepts: str, int, float, bool, None, lists, dicts."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,104 @@
+"""The trainer's commands: `train-dl`, `demo-data` and `demo`. A thin shell over `trainer.train_dl`.
+
+Options are parsed here and handed on; library code raises StlarError for anything the user can fix and
+`stlar/cli.py` turns it into one line and exit code 2. torch is imported only when a command runs, so
+`stlar --help` and `stlar watch` do not pay for it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from shared.rundir import DEFAULT_RUN_DIR
+from trainer import config as c
+
+EXIT_HELP = ("Exit status: 0 finished, early-stopped or stopped; 2 bad input or run dir; 3 diverged; "
+             "130 Ctrl-C, 143 SIGTERM; 1 internal error.")
+
+
+def train_dl_command(
+    train: str = typer.Option(..., "--train", help="Training manifest CSV (columns segment_path, label).",
+                              show_default=False),
+    val: str = typer.Option(..., "--val", help="Validation manifest CSV, same format as --train.",
+                            show_default=False),
+    epochs: int = typer.Option(c.EPOCHS, "--epochs", help="Most epochs to train, >= 1."),
+    batch_size: int = typer.Option(c.BATCH_SIZE, "--batch-size", help="Segments per optimiser step, >= 1."),
+    lr: float = typer.Option(c.LR, "--lr", help="Adam learning rate, >= 0."),
+    weight_decay: float = typer.Option(c.WEIGHT_DECAY, "--weight-decay", help="Adam weight decay (L2), >= 0."),
+    out_dir: str = typer.Option(DEFAULT_RUN_DIR, "--out-dir",
+                                help="Run folder for log, best.pt, metrics and curves; an earlier run is archived."),
+    num_workers: int = typer.Option(c.NUM_WORKERS, "--num-workers",
+                                    help="Data-loader worker processes, >= 0 (0 = load in this process)."),
+    model_type: int = typer.Option(c.MODEL_TYPE, "--model-type", help="1 = simple 1-D CNN, 2 = ResNet-1D."),
+    patience: int = typer.Option(c.PATIENCE, "--patience",
+                                 help="Early stop after this many epochs without a new best val loss, >= 0."),
+    min_delta: float = typer.Option(c.MIN_DELTA, "--min-delta",
+                                    help="Val-loss decrease that counts as a new best, loss units, >= 0."),
+    no_plot: bool = typer.Option(False, "--no-plot",
+                                 help="Skip training_curves.png (the metrics and params JSON are still written)."),
+    gui: bool = typer.Option(False, "--gui", help="Also open the live viewer (stlar watch OUT_DIR) in its own window."),
+    device: str = typer.Option(c.DEVICE, "--device", help="auto (cuda if available, else cpu), cpu, cuda or cuda:N."),
+    seed: int = typer.Option(c.SEED, "--seed",
+                             help="Seed for weights and shuffling, >= 0; same seed, data and CPU give the same losses."),
+) -> None:
+    """Train a 1-D CNN HFO classifier from STLAR manifests.
+
+    Writes OUT_DIR/training_log.jsonl as it goes and OUT_DIR/best.pt on each new best val loss.
+
+    Watch it with `stlar watch OUT_DIR`; stop it after the current epoch with `stlar stop OUT_DIR` or Ctrl-C.
+
+    At the end: training_metrics.json, training_params.json and training_curves.png.
+    """
+    from trainer.train_dl import train_dl
+
+    cfg = c.TrainConfig(train=train, val=val, epochs=epochs, batch_size=batch_size, lr=lr,
+                        weight_decay=weight_decay, out_dir=out_dir, num_workers=num_workers,
+                        model_type=model_type, patience=patience, min_delta=min_delta, no_plot=no_plot,
+                        gui=gui, device=device, seed=seed)
+    outcome = train_dl(cfg)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def demo_data_command(
+    out_dir: str = typer.Argument(..., metavar="DIR", help="Folder for segments/ and the two manifests.",
+                                  show_default=False),
+    n: int = typer.Option(2000, "--n", help="Number of segments, >= 10 (half HFO); 20% go to validation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic data, >= 0; same seed, same files."),
+) -> None:
+    """Write a synthetic HFO data set in STLAR's manifest format.
+
+    Positives are ripples and fast ripples; negatives are background, spikes, steps and slow waves (15-120 ms
+    at 4800 Hz).
+    """
+    import os
+
+    from trainer.demo_data import write_demo_data
+
+    data = write_demo_data(out_dir, n=n, seed=seed)
+    train_csv = os.path.join(out_dir, data.train_manifest.name)
+    val_csv = os.path.join(out_dir, data.val_manifest.name)
+    typer.echo(f"Wrote {data.n} segments to {os.path.join(out_dir, data.segments_dir.name)}")
+    typer.echo(f"  {train_csv}: {data.n_train} segments ({data.n_train_positive} HFO)")
+    typer.echo(f"  {val_csv}: {data.n_val} segments ({data.n_val_positive} HFO)")
+    typer.echo(f"Train on it with: stlar train-dl --train {train_csv} --val {val_csv}")
+
+
+def demo_command(
+    demo_dir: str = typer.Argument("stlar-demo", metavar="[DIR]",
+                                   help="Folder for data/ and models/ (default stlar-demo)."),
+    gui: bool = typer.Option(False, "--gui", help="Also open the live viewer on DIR/models."),
+) -> None:
+    """Make demo data and train on it headless in well under a minute: the quickest tour of stlar."""
+    from trainer.demo import run_demo
+
+    outcome = run_demo(demo_dir, gui=gui)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train-dl`, `demo-data` and `demo` to the `stlar` app."""
+    app.command("train-dl", epilog=EXIT_HELP)(train_dl_command)
+    app.command("demo-data")(demo_data_command)
+    app.command("demo")(demo_command)

@@ -1,0 +1,126 @@
+"""The options of `stlar train-dl`: their defaults (STLAR's), and checks that turn bad values into one line.
+
+Pure and light: no torch import, so a bad option is refused before the training stack loads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from shared.errors import InputError
+from shared.rundir import DEFAULT_RUN_DIR
+
+# Defaults, compatible with STLAR's train-dl.
+EPOCHS = 15  # full passes over the training set, >= 1
+BATCH_SIZE = 64  # segments per optimiser step, >= 1
+LR = 1e-3  # Adam learning rate, >= 0 (0 trains nothing: useful to test early stopping)
+WEIGHT_DECAY = 1e-4  # Adam L2 penalty, >= 0
+NUM_WORKERS = 2  # data-loader worker processes, >= 0 (0 = load in the training process)
+MODEL_TYPE = 2  # 1 = simple 1-D CNN, 2 = ResNet-1D
+PATIENCE = 5  # early stop after this many epochs without a new best val loss, >= 0
+MIN_DELTA = 0.0  # a new best must beat the old best val loss by more than this (loss units), >= 0
+DEVICE = "auto"  # auto (cuda if available, else cpu), cpu, cuda or cuda:N
+SEED = 42  # seeds torch, numpy, random and the shuffling; same seed + data + CPU = same losses
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+_CUDA_INDEX = re.compile(r"cuda:\d+")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every train-dl option, as the user gave it. The field order is the start record's `config` order."""
+
+    train: str
+    val: str
+    epochs: int = EPOCHS
+    batch_size: int = BATCH_SIZE
+    lr: float = LR
+    weight_decay: float = WEIGHT_DECAY
+    out_dir: str = DEFAULT_RUN_DIR
+    num_workers: int = NUM_WORKERS
+    model_type: int = MODEL_TYPE
+    patience: int = PATIENCE
+    min_delta: float = MIN_DELTA
+    no_plot: bool = False
+    gui: bool = False
+    device: str = DEVICE
+    seed: int = SEED
+
+    def __post_init__(self) -> None:
+        # Paths are kept as strings exactly as typed: they are printed back and logged as given.
+        for name in ("train", "val", "out_dir"):
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                object.__setattr__(self, name, str(value))
+
+    def as_record(self) -> dict[str, Any]:
+        """The options as a JSON-ready dict (the start record's `config`, the checkpoint's `config`)."""
+        return asdict(self)
+
+    def validate(self) -> TrainConfig:
+        """Return self if every option is in range, else raise InputError naming the option and the fix.
+
+        The model type is checked by `check_model_type`, separately: it needs the models, hence torch.
+        """
+        _int_at_least("--epochs", self.epochs, 1, "train for at least one epoch")
+        _int_at_least("--batch-size", self.batch_size, 1, "use at least 1 segment per batch (e.g. 64)")
+        _int_at_least("--num-workers", self.num_workers, 0, "use 0 to load data in the training process")
+        _int_at_least("--patience", self.patience, 0, "use 0 to stop at the first epoch without a new best")
+        _int_at_least("--seed", self.seed, 0, "use a non-negative integer such as 42")
+        _finite_at_least("--lr", self.lr, "the learning rate must be >= 0 (e.g. 1e-3)")
+        _finite_at_least("--weight-decay", self.weight_decay, "weight decay must be >= 0 (e.g. 1e-4; 0 = none)")
+        _finite_at_least("--min-delta", self.min_delta, "the minimum improvement must be >= 0 (loss units)")
+        check_device(self.device)
+        for name, value in (("--train", self.train), ("--val", self.val), ("--out-dir", self.out_dir)):
+            if not str(value).strip():
+                raise InputError(f"{name}: empty path; give a file or folder name")
+        return self
+
+
+def check_model_type(model_type: Any) -> None:
+    # MODEL_TYPES lives beside the models, which import torch; the import is paid only when training.
+    from trainer.models import MODEL_TYPES
+
+    if isinstance(model_type, bool) or model_type not in MODEL_TYPES:
+        choices = ", ".join(f"{k} ({v})" for k, v in MODEL_TYPES.items())
+        raise InputError(f"--model-type {model_type}: unknown model type; choose one of {choices}")
+
+
+def check_device(device: str) -> None:
+    if device in DEVICE_CHOICES or _CUDA_INDEX.fullmatch(device):
+        return
+    raise InputError(f"--device {device}: unknown device; choose auto, cpu, cuda or cuda:N (N = GPU index)")
+
+
+def resolve_device(device: str, cuda_available: bool, cuda_count: int = 0) -> str:
+    """The torch device to train on: `auto` is cuda when available, else cpu. Refuses cuda without CUDA."""
+    check_device(device)
+    if device == "auto":
+        return "cuda" if cuda_available else "cpu"
+    if device.startswith("cuda"):
+        if not cuda_available:
+            raise InputError(
+                f"--device {device}: CUDA is not available on this machine (torch without CUDA support or no "
+                "GPU); use --device cpu or --device auto"
+            )
+        if ":" in device and int(device.split(":")[1]) >= cuda_count:
+            raise InputError(f"--device {device}: no such GPU; this machine has {cuda_count} (cuda:0 ...)")
+    return device
+
+
+def _int_at_least(name: str, value: Any, low: int, fix: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"{name} {value}: must be an integer >= {low}; {fix}")
+
+
+def _finite_at_least(name: str, value: Any, fix: str) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    if not ok:
+        raise InputError(f"{name} {value}: {fix}")
+
+
+OPTION_NAMES = tuple(f.name for f in fields(TrainConfig))
