@@ -95,10 +95,14 @@ class LogReader:
             self.exists = True
             ident = (st.st_dev, st.st_ino)
             if self._ident is not None:
-                if st.st_size < self._committed:
+                if ident != self._ident:
+                    # Another file under the name (the trainer archived the old log): replaced, even when the
+                    # new one is shorter than what was read.
+                    self._restart("log replaced")
+                elif st.st_size < self._committed:
                     self._restart("log truncated")
-                elif ident != self._ident or not head.startswith(self._head):
-                    # A new inode, or the same inode reused for a new file: the first bytes tell them apart.
+                elif not head.startswith(self._head):
+                    # The same inode reused for a new file: the first bytes tell them apart.
                     self._restart("log replaced")
                 elif st.st_size < self._pos:
                     # The writer cut back a torn tail (disk full): forget it and read on from the last line.

@@ -138,6 +138,8 @@ def test_a_new_run_in_the_same_dir_archives_the_log_and_yields_new_run(tmp_path)
         write_run(rd.log, 1)
         items = collect(follower, lambda items: "end" in types(items))
         assert types(items) == ["new_run", "start", "epoch", "end"]
+        # The new log is shorter than what was read of the old one; it is still another file, not a truncation.
+        assert items[0].reason == "log replaced"
 
 
 def test_the_handler_only_signals_and_ignores_our_own_reads():
