@@ -1,0 +1,127 @@
+"""`stlar watch --no-window` as a process: attach before, during and across runs; every epoch once; Ctrl-C."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from fake_run import write_run
+from procs import (
+    FAKE_RUN, STLAR, Spawned, epochs_in, make_demo_data, train_args, wait_for_records,
+)
+from shared.logreader import read_log
+from shared.rundir import RunDir
+from viewer.terminal import ConsolePrinter
+
+EPOCH_LINE = re.compile(r"^Epoch\s+(\d+)/(\d+) \| Train: ")
+
+
+def epoch_numbers(lines):
+    return [int(m.group(1)) for m in map(EPOCH_LINE.match, lines) if m]
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return make_demo_data(tmp_path_factory.mktemp("demo"))
+
+
+def test_attach_mid_run_to_a_real_training_receives_every_epoch_once(tmp_path, demo):
+    run_dir = tmp_path / "run"
+    with Spawned(train_args(demo, run_dir, epochs=40)) as trainer:
+        wait_for_records(run_dir, lambda records: epochs_in(records) >= 3)
+        with Spawned(STLAR + ["watch", str(run_dir), "--no-window"]) as watch:
+            assert watch.finish(timeout=120) == 0, watch.output
+        assert trainer.finish(timeout=120) == 0, trainer.output
+    records, _ = read_log(RunDir(run_dir).log)
+    end = records[-1]
+    assert end["type"] == "end" and end["reason"] == "completed"
+    assert epoch_numbers(watch.lines) == list(range(1, end["epochs_run"] + 1))
+    assert watch.lines[0].startswith("Run ") and " started " in watch.lines[0]
+    text = watch.output
+    assert "Training complete!" in text and "📊 Training Diagnostics:" in text
+    assert text.count("Training complete!") == 1
+
+
+def test_attach_before_the_run_dir_exists(tmp_path):
+    run_dir = tmp_path / "later" / "run"
+    png = tmp_path / "live.png"
+    with Spawned(STLAR + ["watch", str(run_dir), "--no-window", "--png", str(png)]) as watch:
+        watch.expect(f"Waiting for the run: {run_dir / 'training_log.jsonl'} does not exist yet")
+        with Spawned(FAKE_RUN + [str(run_dir), "--epochs", "4", "--epoch-seconds", "0.2"]) as trainer:
+            assert trainer.finish() == 0
+        assert watch.finish() == 0, watch.output
+    assert epoch_numbers(watch.lines) == [1, 2, 3, 4]
+    assert "Training complete!" in watch.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_new_run_in_the_same_dir_resets_the_view(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    rd.path.mkdir()
+    old = write_run(rd.log, 2, end=None, planned=9, pid=dead_pid())  # crashed: no end, trainer gone
+    with Spawned(STLAR + ["watch", str(rd.path), "--no-window"]) as watch:
+        watch.expect("Status: stalled: trainer pid")
+        with Spawned(FAKE_RUN + [str(rd.path), "--epochs", "3", "--epoch-seconds", "0.1"]) as trainer:
+            assert trainer.finish() == 0
+        assert watch.finish() == 0, watch.output
+    lines = watch.lines
+    marker = next(i for i, line in enumerate(lines) if line.startswith("New run "))
+    assert lines[marker].endswith("in this run dir (log replaced): view reset")
+    assert old[0]["run_id"] not in lines[marker]
+    assert epoch_numbers(lines[:marker]) == [1, 2]
+    assert epoch_numbers(lines[marker:]) == [1, 2, 3]
+    assert "Training complete!" in "\n".join(lines[marker:])
+
+
+def test_ctrl_c_detaches_and_training_continues(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    with Spawned(FAKE_RUN + [str(rd.path), "--epochs", "200", "--epoch-seconds", "0.2"]) as trainer:
+        wait_for_records(rd.path, lambda records: epochs_in(records) >= 1)
+        with Spawned(STLAR + ["watch", str(rd.path), "--no-window"]) as watch:
+            watch.expect("  1/200 | Train:")
+            watch.interrupt()
+            assert watch.finish() == 0
+            assert "Detached; training continues" in watch.output
+        assert trainer.proc.poll() is None  # still training
+        assert not rd.stop.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads CPU time from /proc")
+def test_an_idle_watch_sleeps_instead_of_spinning(tmp_path):
+    rd = RunDir(tmp_path)
+    write_run(rd.log, 2, end=None, pid=os.getpid())  # a live run (this process) that writes nothing new
+
+    def cpu_seconds(pid):
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    with Spawned(STLAR + ["watch", str(rd.path), "--no-window"]) as watch:
+        watch.expect("Epoch 2/2 |")
+        before = cpu_seconds(watch.proc.pid)
+        threading.Event().wait(3.0)  # a measurement window, not a synchronisation
+        used = cpu_seconds(watch.proc.pid) - before
+        assert watch.proc.poll() is None
+    assert used < 0.15, f"an idle watcher used {used:.2f} s of CPU in 3 s"
+
+
+def test_the_printer_uses_ascii_where_the_terminal_cannot_encode_the_glyphs(tmp_path):
+    records = write_run(RunDir(tmp_path).log, 2)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    printer = ConsolePrinter(out, tmp_path)
+    printer.feed(records)
+    out.flush()
+    text = out.buffer.getvalue().decode("ascii")
+    assert "[OK] New best! Saved to" in text and "d: +0.0000" in text and "[i] Training Diagnostics:" in text
