@@ -145,6 +145,19 @@ def _eta(history: History, now: float) -> tuple[int, float | None, float | None]
     return current, fraction, left_in_epoch + max(0, planned - current) * per_epoch
 
 
+def trainer_gone(history: History, *, hostname: str | None = None, alive: PidAlive = pid_alive) -> bool | None:
+    """True if the run's trainer is known not to run, False if it runs, None if this host cannot tell.
+
+    Only a start record naming this host (`hostname`, default `socket.gethostname()`) lets us check its pid.
+    """
+    start = history.start
+    if start is None or not isinstance(start.get("pid"), int):
+        return None
+    if start.get("host") != (hostname if hostname is not None else socket.gethostname()):
+        return None
+    return not alive(start["pid"], start["time"])
+
+
 def status_of(
     history: History,
     now: float,
@@ -170,14 +183,14 @@ def status_of(
     if start is None and not history.n_epochs:
         return Status(WAITING, "waiting for the run")
     age = now - history.last_time if history.last_time is not None else math.inf
-    host, pid = (start or {}).get("host"), (start or {}).get("pid")
-    here = hostname if hostname is not None else socket.gethostname()
-    if host == here and isinstance(pid, int):
-        if not alive(pid, start["time"] if start else None):
-            if live:
-                return Status(STALLED, f"stalled: trainer pid {pid} is not running on this host (no end record)")
-            return Status(CRASHED, f"crashed: no end record, and trainer pid {pid} is gone")
-    elif age > STALL_SECONDS:
+    gone = trainer_gone(history, hostname=hostname, alive=alive)
+    if gone:
+        pid = start["pid"]  # type: ignore[index]
+        if live:
+            return Status(STALLED, f"stalled: trainer pid {pid} is not running on this host (no end record)")
+        return Status(CRASHED, f"crashed: no end record, and trainer pid {pid} is gone")
+    if gone is None and age > STALL_SECONDS:
+        host = (start or {}).get("host")
         where = f" (trainer on {host})" if host else ""
         if live:
             return Status(STALLED, f"stalled?: no record for {fmt_duration(age)}{where}")

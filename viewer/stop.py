@@ -12,7 +12,7 @@ from shared.logreader import read_log
 from shared.rundir import LOG_NAME, RunDir
 from shared.stopfile import request_stop, who
 from viewer.paths import run_dir_arg
-from viewer.status import CRASHED, STALLED, fmt_duration, pid_alive, status_of
+from viewer.status import fmt_duration, pid_alive, trainer_gone
 
 
 def _where(history: History) -> str:
@@ -48,9 +48,9 @@ def stop_run(
         end = history.end
         raise RunDirError(f"RUN_DIR {run_dir}: {run} has already ended ({end['reason']} after "
                           f"{end['epochs_run']} epochs); nothing to stop")
-    status = status_of(history, clock(), hostname=hostname, alive=alive)
-    if status.kind in (STALLED, CRASHED) and status.text.startswith("stalled:"):
-        raise RunDirError(f"RUN_DIR {run_dir}: {run} is not running ({status.text}); nothing to stop")
+    if trainer_gone(history, hostname=hostname, alive=alive):
+        raise RunDirError(f"RUN_DIR {run_dir}: {run} is not running (its trainer, pid {history.start['pid']}, is "
+                          f"gone without an end record); nothing to stop")
     created, request = request_stop(rd.stop, by or who("stlar stop"), history.run_id, clock=clock)
     if created:
         return (f"Stop requested for {run} in {run_dir}: it is in {_where(history)}; "

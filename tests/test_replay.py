@@ -1,0 +1,180 @@
+"""`stlar replay`: a finished or crashed run from its log alone, as a PNG, in the terminal, or in a window."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.image import imread
+
+from fake_run import start_fields, write_run
+from procs import STLAR, run, train_args
+from shared.rundir import RunDir
+from viewer.replay import ReplaySource, load_run, print_run
+from viewer.window import FIGSIZE, RunWindow
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def assert_figure_png(path):
+    image = imread(path)
+    assert image.shape[:2] == (900, 1200)
+    # Not blank: curves, text and the red overfitting zone make many distinct colours.
+    assert len(np.unique(image.reshape(-1, image.shape[2])[:, :3], axis=0)) > 50
+
+
+def test_png_of_a_finished_run(tmp_path):
+    write_run(RunDir(tmp_path).log, 12)
+    png = tmp_path / "out" / "curves.png"
+    png.parent.mkdir()
+    done = run(STLAR + ["replay", str(tmp_path), "--png", str(png)])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"Wrote {png} (12 epochs; finished: completed, best epoch 12 "
+                                   f"(val loss 0.1883))")
+    assert_figure_png(png)
+
+
+def test_png_of_a_crashed_run(tmp_path):
+    write_run(RunDir(tmp_path).log, 4, end=None, planned=10, pid=dead_pid())
+    png = tmp_path / "crashed.png"
+    done = run(STLAR + ["replay", str(tmp_path), "--png", str(png)])
+    assert done.returncode == 0, done.stderr
+    assert "(4 epochs; crashed: no end record, and trainer pid" in done.stdout
+    assert_figure_png(png)
+
+
+def test_no_window_prints_the_trainers_epoch_lines_and_its_final_report(tmp_path):
+    # 60 segments: the real trainer finishes 6 epochs in a blink after its start-up.
+    done = run(STLAR + ["demo-data", str(tmp_path / "small"), "--n", "60"])
+    assert done.returncode == 0
+    trained = run(train_args(tmp_path / "small", tmp_path / "run", epochs=6), timeout=120)
+    assert trained.returncode == 0, trained.stderr
+    replayed = run(STLAR + ["replay", str(tmp_path / "run"), "--no-window"])
+    assert replayed.returncode == 0, replayed.stderr
+
+    def block(text, first):
+        lines = text.splitlines()
+        i = lines.index(first)
+        return lines[i: lines.index("-" * 40, i + 2) + 1]
+
+    report = "📊 Training Diagnostics:"
+    assert block(replayed.stdout, report) == block(trained.stdout, report)
+    trainer_epochs = [line for line in trained.stdout.splitlines() if line.startswith("Epoch ")]
+    replay_epochs = [line for line in replayed.stdout.splitlines() if line.startswith("Epoch ")]
+    assert replay_epochs == trainer_epochs and len(replay_epochs) == 6
+
+
+def test_no_window_on_a_crashed_run_says_so(tmp_path):
+    write_run(RunDir(tmp_path).log, 3, end=None, planned=10, pid=dead_pid())
+    out = io.StringIO()
+    records, warnings = load_run(tmp_path)
+    assert print_run(tmp_path, records, warnings, out) == 0
+    text = out.getvalue()
+    assert "Status: crashed: no end record, and trainer pid" in text
+    assert "Training ended without an end record (crashed or killed)" in text
+    assert "Best epoch: 3 | Best val loss: 0.4378" in text
+
+
+def test_garbage_torn_and_overlong_lines_are_skipped_with_warnings_and_the_rest_shown(tmp_path):
+    rd = RunDir(tmp_path)
+    write_run(rd.log, 3)
+    lines = rd.log.read_bytes().splitlines(keepends=True)
+    overlong = b'{"pad": "' + b"x" * (1 << 20) + b'"}\n'
+    rd.log.write_bytes(lines[0] + b"garbage\n" + lines[1] + overlong + b"".join(lines[2:]) + b'{"type": "epo')
+    done = run(STLAR + ["replay", str(tmp_path), "--no-window"])
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert "⚠️ training_log.jsonl line 2: skipped (not valid JSON" in out[0]
+    assert out[1].startswith("⚠️ training_log.jsonl line 4: skipped (longer than 1048576 bytes)")
+    assert sum(line.startswith("Epoch ") for line in out) == 3
+    assert "Training complete!" in out
+
+
+def test_a_newer_schema_is_shown_with_a_notice(tmp_path):
+    write_run(RunDir(tmp_path).log, 2, schema=7)
+    done = run(STLAR + ["replay", str(tmp_path), "--no-window"])
+    assert done.returncode == 0
+    assert "⚠️ Log schema 7 is newer than this viewer's (1): showing what it understands" in done.stdout
+    assert sum(line.startswith("Epoch ") for line in done.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        ("empty", [], "no training_log.jsonl here; pass a folder a training run wrote"),
+        ("garbage", [], "no valid records to replay (the log is empty or every line is malformed; "
+                        "training_log.jsonl line 1: skipped (not valid JSON"),
+        ("file", [], "is a file, not a run directory"),
+        ("missing", [], "no such folder"),
+        ("log", ["--speed", "0"], "--speed 0.0: must be a positive number of epochs per second"),
+        ("log", ["--png", "nowhere/x.png"], "--png nowhere/x.png: folder nowhere does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, setup, args, message):
+    target = tmp_path / "run"
+    if setup == "file":
+        target.write_text("x")
+    elif setup != "missing":
+        target.mkdir()
+    if setup == "garbage":
+        RunDir(target).log.write_text("not json\n")
+    if setup == "log":
+        write_run(RunDir(target).log, 1)
+    done = run(STLAR + ["replay", str(target), *args], cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: ")
+    assert message in done.stderr, done.stderr
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_speed_releases_one_epoch_at_a_time():
+    records = [{"type": "start"}, {"type": "epoch", "epoch": 1}, {"type": "progress"},
+                    {"type": "epoch", "epoch": 2}, {"type": "end"}]
+    clock = Clock()
+    source = ReplaySource(records, speed=2.0, clock=clock)
+    assert source.due()
+    assert [r["type"] for r in source.drain()] == ["start"]
+    assert not source.due()
+    clock.t = 0.5
+    assert [r["type"] for r in source.drain()] == ["epoch", "progress"]
+    clock.t = 0.99
+    assert not source.due() and source.drain() == []
+    clock.t = 1.0
+    assert [r["type"] for r in source.drain()] == ["epoch", "end"]
+    assert source.done and not source.due()
+
+
+def test_the_replay_window_plays_the_run_and_has_a_close_button(tmp_path):
+    records = write_run(RunDir(tmp_path).log, 5)
+    clock = Clock()
+    source = ReplaySource(records, ["a warning"], speed=10.0, clock=clock)
+    fig = Figure(figsize=FIGSIZE)
+    FigureCanvasAgg(fig)
+    window = RunWindow(fig, tmp_path, source, live=False, out=None)
+    window.tick()
+    assert window.history.n_epochs == 0 and window.button_label == "Close"
+    assert window.log_lines[0] == "⚠ a warning"
+    for n in range(1, 6):
+        clock.t = n / 10
+        window.tick()
+        assert window.history.n_epochs == n
+    assert window.status.text.startswith("finished: completed")
+    assert json.dumps(window.header.get_text()).startswith('"Epoch: 5/5')
