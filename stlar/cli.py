@@ -11,10 +11,12 @@ from collections.abc import Sequence
 
 import typer
 
-try:  # typer up to 0.2x depends on click
-    from click import ClickException, UsageError
-except ImportError:  # newer typer vendors click as typer._click and no longer installs it
-    from typer._click.exceptions import ClickException, UsageError
+import typer.core
+
+# The click that typer itself runs on: newer typer vendors it as typer._click (and installs no click),
+# older typer imports the click package. Catching another copy's exceptions would catch nothing.
+_click = getattr(typer.core, "_click", None) or typer.core.click
+ClickException, UsageError = _click.exceptions.ClickException, _click.exceptions.UsageError
 
 from shared.errors import StlarError
 from shared.version import __version__
