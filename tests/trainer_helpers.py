@@ -60,9 +60,18 @@ def run_stlar(*args: str | Path, cwd: Path, timeout: float = 120.0, **env_extra:
 
 
 def start_stlar(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen:
-    """Start `python -m stlar ...` in its own session (like a job in a terminal: killpg reaches it all)."""
-    return subprocess.Popen(stlar_cmd(*args), cwd=cwd, env=env(**env_extra), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True)
+    """Start `python -m stlar ...` in its own session (like a job in a terminal: killpg reaches it all).
+
+    Its stdout and stderr go to files in `cwd` (`finish` reads them): a pipe nobody drains would fill up
+    and block a long-running trainer on its next print.
+    """
+    out = open(Path(cwd) / "stlar.stdout", "w", encoding="utf-8")
+    err = open(Path(cwd) / "stlar.stderr", "w", encoding="utf-8")
+    with out, err:  # the child has its own copies of the descriptors
+        proc = subprocess.Popen(stlar_cmd(*args), cwd=cwd, env=env(**env_extra), stdout=out, stderr=err,
+                                start_new_session=True)
+    proc.output_dir = Path(cwd)  # type: ignore[attr-defined]
+    return proc
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT_S, what: str = "condition",
@@ -74,7 +83,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT_S, what: str
         if value:
             return value
         if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
+            _, out, err = finish(proc)
             pytest.fail(f"process exited ({proc.returncode}) before {what}:\n{out}\n{err}")
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
@@ -96,13 +105,25 @@ def record_of(log: Path, rtype: str) -> dict | None:
 
 
 def finish(proc: subprocess.Popen, timeout: float = TIMEOUT_S) -> tuple[int, str, str]:
+    """Wait for a process from `start_stlar`; return (exit code, stdout, stderr)."""
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"trainer did not finish in {timeout} s:\n{out}\n{err}")
-    return proc.returncode, out, err
+        proc.wait()
+        pytest.fail(f"trainer did not finish in {timeout} s")
+    return proc.returncode, _read(proc, "stlar.stdout"), _read(proc, "stlar.stderr")
+
+
+def _read(proc: subprocess.Popen, name: str) -> str:
+    return (proc.output_dir / name).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Kill a test's process if it is still running (a failed assertion must not leave a trainer behind)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def run_dir_files(path: Path) -> set[str]:

@@ -6,19 +6,24 @@ a `critical()` block (appending a log record, saving the checkpoint): then the i
 the block ends, so a record is never half-counted and a checkpoint never half-renamed. After `mute()`
 (the run is ending and writing its final outputs, a second or two) signals are ignored.
 
-Data-loader workers forked from the trainer inherit these handlers and receive the terminal's Ctrl-C too
-(same process group); there the handler does nothing, so workers survive a graceful stop and the main
-process alone decides. Only the main thread can install handlers; elsewhere this is a no-op.
+Data-loader workers receive the terminal's Ctrl-C too (same process group), and a SIGTERM sent to the
+whole group (systemd, `kill -- -PGID`) as well. A worker that died of it would break the epoch the
+trainer is trying to finish, so `shield_workers` makes workers ignore both signals: the main process
+alone decides, and its loader shuts the workers down when the run ends. (Forked workers also inherit the
+handler below; it does nothing outside the process that installed it.) Only the main thread can install
+handlers; elsewhere this is a no-op.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -95,3 +100,24 @@ class Interrupts:
     def mute(self) -> None:
         """Ignore signals from now on: the run is ending and writing what it owes (a second or two)."""
         self._muted = True
+
+
+def _ignore_signals_then(init: Callable[[int], None] | None, worker_id: int) -> None:
+    # Runs in each data-loader worker after torch installed its own handlers (torch's SIGTERM handler
+    # would kill the worker on a SIGTERM from anyone but the trainer).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    if init is not None:
+        init(worker_id)
+
+
+def shield_workers(loader: Any) -> Any:
+    """Make `loader`'s worker processes ignore SIGINT and SIGTERM; call before its first iteration.
+
+    Keeps the loader's own `worker_init_fn` (run after). A picklable partial, so spawned workers (macOS,
+    Windows) get it too. A worker that ignores SIGTERM still exits: the loader asks it to when the trainer
+    is done, and it exits by itself within seconds once its parent is gone.
+    """
+    if getattr(loader, "num_workers", 0) > 0:
+        loader.worker_init_fn = functools.partial(_ignore_signals_then, loader.worker_init_fn)
+    return loader

@@ -34,7 +34,7 @@ from shared.rundir import CHECKPOINT_NAME, CURVES_NAME, LOG_NAME, METRICS_NAME, 
 from shared.version import __version__
 from trainer.config import TrainConfig, check_model_type, resolve_device
 from trainer.console import Printer
-from trainer.interrupt import Interrupts, exit_code_for
+from trainer.interrupt import Interrupts, exit_code_for, shield_workers
 from trainer.launch_viewer import launch_viewer
 from trainer.outputs import write_curves, write_metrics, write_params
 from trainer.run_dir import prepare_run_dir
@@ -132,8 +132,10 @@ def train_dl(
     seed_everything(cfg.seed)
     model = build_model(cfg.model_type).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
-    val_loader = make_loader(val_set, cfg.batch_size, shuffle=False, seed=cfg.seed, num_workers=cfg.num_workers)
+    train_loader = shield_workers(
+        make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers))
+    val_loader = shield_workers(
+        make_loader(val_set, cfg.batch_size, shuffle=False, seed=cfg.seed, num_workers=cfg.num_workers))
     n_params = sum(p.numel() for p in model.parameters())
 
     # ---- 2. the run dir ---------------------------------------------------------------------------------
@@ -254,14 +256,16 @@ def _finish(cfg: TrainConfig, printer: Printer, history: History, reason: str, m
             printer.line(f"{g.warn} {warning}")
         else:
             printer.line(f"{g.ok} Saved training curves to {shown_path(out, CURVES_NAME)}")
+    # Metrics before params: if only one can be written, it is the one STLAR's tools read.
     for name, write in ((METRICS_NAME, lambda p: write_metrics(p, history, reason)),
                         (PARAMS_NAME, lambda p: write_params(p, history, reason, message))):
         try:
             write(rd / name)
-        except OSError as exc:
-            failure = failure or RunDirError(f"{shown_path(out, name)}: cannot write it ({exc.strerror or exc}); "
+        except Exception as exc:  # noqa: BLE001 - one failed file must not cost the run the others
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+            failure = failure or RunDirError(f"{shown_path(out, name)}: cannot write it ({why}); "
                                              "free disk space; the log and best.pt are kept")
-            printer.line(f"{g.warn} could not write {shown_path(out, name)} ({exc.strerror or exc})")
+            printer.line(f"{g.warn} could not write {shown_path(out, name)} ({why})")
             continue
         if name == METRICS_NAME:
             printer.line(f"{g.ok} Saved training metrics to {shown_path(out, name)}")
