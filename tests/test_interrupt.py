@@ -88,3 +88,16 @@ def test_exit_codes(name, code):
 def test_describe():
     assert describe("SIGINT") == ("Interrupted (Ctrl-C)", "press Ctrl-C again to abort at once")
     assert describe("SIGTERM") == ("Terminated (SIGTERM)", "send SIGTERM again to abort at once")
+
+
+def test_an_ignored_signal_stays_ignored():
+    # `cmd &` in a script starts the job with SIGINT ignored; the trainer must not undo that.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with Interrupts() as interrupts:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            send()
+            assert interrupts() is None
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -236,8 +236,9 @@ def test_early_stopping_with_lr_zero(patience, expected_epochs):
     assert (st.reason, st.epochs_run) == ("early_stopped", expected_epochs)
     assert st.early.best_epoch == 1 and len(h.saved) == 1
     wait = expected_epochs - 1
-    assert h.printer.out[-1] == f"⚠️  Early stopping: No improvement for {wait} epochs"
-    assert st.message == f"No new best val loss for {wait} epochs (patience {patience})"
+    epochs_text = "1 epoch" if wait == 1 else f"{wait} epochs"
+    assert h.printer.out[-1] == f"⚠️  Early stopping: No improvement for {epochs_text}"
+    assert st.message == f"No new best val loss for {epochs_text} (patience {patience})"
 
 
 def test_ascii_glyphs():

@@ -7,6 +7,7 @@ sys.path because of its conftest.py.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -31,9 +32,9 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
 
 @pytest.fixture(scope="session")
 def slow_data(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
-    """160 segments: with --batch-size 2 and the ResNet an epoch takes about a second, long enough for a
+    """300 segments: with --batch-size 2 and the ResNet an epoch takes a second or more, long enough for a
     test to act while the epoch is still running."""
-    return write_demo_data(tmp_path_factory.mktemp("slow") / "data", n=160, seed=1)
+    return write_demo_data(tmp_path_factory.mktemp("slow") / "data", n=300, seed=1)
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -54,9 +55,18 @@ def train_args(data: DemoData, out_dir: str | Path, *extra: str | Path) -> list[
             "--out-dir", str(out_dir), "--model-type", "1", "--num-workers", "0", *map(str, extra)]
 
 
+def _default_signals() -> None:
+    # A suite started in the background by a script runs with SIGINT ignored, and children inherit that
+    # (the trainer then rightly stays deaf to Ctrl-C). The signal tests need a child that hears it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+PREEXEC = _default_signals if os.name == "posix" else None
+
+
 def run_stlar(*args: str | Path, cwd: Path, timeout: float = 120.0, **env_extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(stlar_cmd(*args), cwd=cwd, env=env(**env_extra), capture_output=True, text=True,
-                          encoding="utf-8", timeout=timeout)
+                          encoding="utf-8", timeout=timeout, preexec_fn=PREEXEC)
 
 
 def start_stlar(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen:
@@ -69,7 +79,7 @@ def start_stlar(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Po
     err = open(Path(cwd) / "stlar.stderr", "w", encoding="utf-8")
     with out, err:  # the child has its own copies of the descriptors
         proc = subprocess.Popen(stlar_cmd(*args), cwd=cwd, env=env(**env_extra), stdout=out, stderr=err,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=PREEXEC)
     proc.output_dir = Path(cwd)  # type: ignore[attr-defined]
     return proc
 

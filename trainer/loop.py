@@ -221,9 +221,10 @@ def train_loop(
             st.reason, st.message = "interrupted", f"Interrupted by {sig}; finished epoch {epoch}"
             break
         if should_stop:
-            printer.line(f"{printer.glyphs.warn} Early stopping: No improvement for {st.early.wait} epochs")
+            epochs_text = f"{st.early.wait} epoch{'' if st.early.wait == 1 else 's'}"
+            printer.line(f"{printer.glyphs.warn} Early stopping: No improvement for {epochs_text}")
             st.reason = "early_stopped"
-            st.message = f"No new best val loss for {st.early.wait} epochs (patience {patience})"
+            st.message = f"No new best val loss for {epochs_text} (patience {patience})"
             break
     else:
         st.reason, st.message = "completed", f"Trained all {epochs} epochs"

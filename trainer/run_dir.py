@@ -64,7 +64,7 @@ def prepare_run_dir(path: str | Path, display: str | None = None) -> PreparedRun
     except filelock.Timeout:
         raise RunDirError(
             f"--out-dir {shown}: another trainer is running in this run dir (it holds {run_dir.lock.name}); "
-            "wait for it to finish, stop it, or choose another --out-dir"
+            f"wait for it to finish, stop it (stlar stop {shown}), or choose another --out-dir"
         ) from None
     except OSError as exc:
         raise RunDirError(f"--out-dir {shown}: cannot create the lock file ({exc.strerror or exc})") from None

@@ -183,8 +183,8 @@ def train_dl(
                                       "stlar": __version__},
                         )
                     if cfg.gui:
-                        _proc, line = launch(rd.path, shown=out)
-                        printer.line(line if _proc is not None else f"{g.warn} {line}")
+                        viewer, line = launch(rd.path, shown=out)  # never waited on: see launch_viewer
+                        printer.line(line if viewer is not None else f"{g.warn} {line}")
                     printer.line()
                     printer.lines([*banner("Starting training..."), ""])
                     config_record = cfg.as_record()
@@ -206,8 +206,6 @@ def train_dl(
                     state.reason = "interrupted"
                     state.message = (f"Aborted mid-epoch {state.epoch} by a second {sig}; epochs finished: "
                                      f"{state.epochs_run}")
-                    printer.close()
-                    printer.line(f"{g.warn} {state.message}")
                 except LogWriteError as exc:
                     log_ok, error = False, exc
                     state.reason, state.message = "failed", str(exc)
