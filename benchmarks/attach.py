@@ -1,0 +1,58 @@
+"""Attach at scale: from starting the view on a 100,000-epoch log to its first complete frame (target <= 0.5 s).
+
+"Starting the view" is what `stlar watch` does after its imports: build the window's figure, start the
+follower, drain the whole log, fold it into the history, update the panels and draw. Measured in-process
+(imports excluded; `memory` reports the whole `stlar replay --png` process with them). Alternated with a
+bare read of the same log by the shared reader, which is the floor any view pays.
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.context import Context
+from benchmarks.table import Row
+from benchmarks.view import AggView
+from shared.logreader import LogReader
+from shared.rundir import RunDir
+
+
+def attach_once(run_dir) -> tuple[float, int]:
+    """Seconds from constructing the view to the end of its first frame, and the epochs it shows."""
+    t0 = time.time()
+    view = AggView(run_dir, start=True)
+    try:
+        view.tick()
+        if not view.draws:
+            raise RuntimeError("the view drew nothing on its first tick")
+        return view.draws[0] - t0, view.n_epochs
+    finally:
+        view.close()
+
+
+def read_once(log) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    n = len(LogReader(log).poll())
+    return time.perf_counter() - t0, n
+
+
+def run(ctx: Context) -> list[Row]:
+    run_dir = ctx.big_run()
+    log = RunDir(run_dir).log
+    attach_once(run_dir)  # warm-up: first use of fonts and code paths
+    attach, read = [], []
+    for _ in range(ctx.repeats):
+        seconds, shown = attach_once(run_dir)
+        if shown != ctx.big_epochs:
+            raise RuntimeError(f"the view shows {shown} epochs, the log holds {ctx.big_epochs}")
+        attach.append(seconds)
+        seconds, _n = read_once(log)
+        read.append(seconds)
+    mb = log.stat().st_size / 1e6
+    size = ctx.size_note or f"{ctx.big_epochs:,} records"
+    return [
+        Row("attach at scale (first frame)", attach, "s", target=("<=", 0.5),
+            note=f"RunWindow on Agg, in-process; {size}, {mb:.0f} MB"),
+        Row("reader: whole log (LogReader.poll)", read, "s",
+            note=f"{size}, {mb:.0f} MB; part of the attach figure"),
+    ]

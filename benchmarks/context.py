@@ -1,0 +1,61 @@
+"""What every benchmark gets: the mode (full or quick), its sizes and repeats, a temp dir, shared inputs.
+
+Quick mode (`--quick`) keeps every code path and shrinks sizes and repeats so the whole suite runs in well
+under a minute; its numbers prove the benchmarks work, not that targets are met (notes say which sizes).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.logs import write_log
+from shared.rundir import RunDir
+
+
+@dataclass
+class Context:
+    quick: bool
+    tmp: Path
+    big_epochs: int = 100_000  # "a log of 100,000 epoch records"
+    small_epochs: int = 100  # update cost: the small side
+    repeats: int = 7  # paired repeats of the load/attach figures
+    update_pairs: int = 30  # update cost: (100, 100,000) pairs
+    latency_records: int = 200  # live latency: records per mode
+    latency_spacing: tuple[float, float] = (0.4, 0.8)  # seconds between records, uniform: like short epochs
+    memory_runs: int = 3
+    idle_seconds: float = 30.0
+    idle_slices: int = 6  # the idle window is read in this many slices (the spread)
+    trainer_pairs: int = 5  # trainer overhead: (on, off, plain) triples
+    demo_n: int = 1500  # demo data set size (`stlar demo`'s)
+    train_epochs: int | None = None  # None: `stlar demo`'s epochs
+    cache: dict = field(default_factory=dict, repr=False)  # results one module computes for another
+    _big_run: Path | None = field(default=None, repr=False)
+    started: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def create(cls, quick: bool, tmp: Path) -> Context:
+        if not quick:
+            return cls(quick=False, tmp=tmp)
+        return cls(quick=True, tmp=tmp, big_epochs=10_000, repeats=2, update_pairs=3, latency_records=12,
+                   latency_spacing=(0.1, 0.2), memory_runs=1, idle_seconds=3.0, idle_slices=3, trainer_pairs=1,
+                   demo_n=120, train_epochs=2)
+
+    @property
+    def size_note(self) -> str:
+        return f"quick: {self.big_epochs:,} records" if self.quick else ""
+
+    def big_run(self) -> Path:
+        """A run dir whose log holds a start record and `big_epochs` epoch records (written once, then shared)."""
+        if self._big_run is None:
+            run = self.tmp / "big_run"
+            run.mkdir()
+            self.say(f"writing a {self.big_epochs:,}-epoch log")
+            write_log(RunDir(run).log, self.big_epochs)
+            self._big_run = run
+        return self._big_run
+
+    def say(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.1f} s] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,79 @@
+"""Live latency: from the writer's append to the end of the viewer's redraw, with file events and with --poll.
+
+A separate process (`benchmarks.trickle`, standing in for the trainer) appends 200 epoch records spaced
+like short epochs through the shared writer (fsync included). This process runs the viewer's real update
+path: a `Follower` (inotify observer, or watchdog's polling observer for --poll) feeding `RunWindow` on an
+Agg canvas, its `tick()` called on the main thread every `viewer.window.TIMER_MS` ms re-armed after each
+call, as a Tk canvas timer does. Latency of a record = end of the frame that first shows it (matplotlib's
+`draw_event`) - the record's own `time` (wall clock, same host). Targets: native p50 <= 50 ms and
+p99 <= 200 ms; --poll p50 <= 600 ms.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+from benchmarks.context import Context
+from benchmarks.table import Row
+from benchmarks.view import AggView
+from shared.rundir import RunDir
+
+
+def run_timer(view: AggView, proc: subprocess.Popen, expected: int, timeout: float) -> list[float]:
+    """Tick the view like its canvas timer until `expected` epochs were shown (or the writer is gone)."""
+    from viewer.window import TIMER_MS
+
+    latencies: list[float] = []
+    timer = threading.Event()  # never set: the timer's period
+    deadline = time.monotonic() + timeout
+    while len(latencies) < expected and time.monotonic() < deadline:
+        draws = len(view.draws)
+        view.tick()
+        shown = view.tap.take()
+        if shown:
+            if len(view.draws) == draws:
+                raise RuntimeError("the view took new epochs but did not redraw")
+            latencies += [view.draws[-1] - record["time"] for record in shown]
+        if proc.poll() is not None and proc.returncode != 0:
+            raise RuntimeError(f"the writer process failed (exit {proc.returncode})")
+        timer.wait(TIMER_MS / 1000)
+    return latencies
+
+
+def measure(ctx: Context, poll: bool) -> list[float]:
+    run_dir = ctx.tmp / f"latency_{'poll' if poll else 'native'}"
+    run_dir.mkdir()
+    n, (lo, hi) = ctx.latency_records, ctx.latency_spacing
+    view = AggView(run_dir, poll=poll, start=True)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.trickle", str(RunDir(run_dir).log), str(n),
+                                 str(lo), str(hi), "1" if poll else "0"])
+        try:
+            latencies = run_timer(view, proc, n, timeout=10 + 3 * n * hi)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+    finally:
+        view.close()
+    if len(latencies) != n:
+        raise RuntimeError(f"saw {len(latencies)} of {n} records")
+    return [s * 1000 for s in latencies]
+
+
+def run(ctx: Context) -> list[Row]:
+    n, (lo, hi) = ctx.latency_records, ctx.latency_spacing
+    how = f"{n} records every {lo:g}-{hi:g} s"
+    ctx.say(f"live latency, file events ({how})")
+    native = measure(ctx, poll=False)
+    ctx.say(f"live latency, --poll ({how})")
+    polled = measure(ctx, poll=True)
+    return [
+        Row("live latency, native file events", native, "ms", stat="p50", target=("<=", 50.0), note=how),
+        Row("live latency, native file events", native, "ms", stat="p99", target=("<=", 200.0), note=how),
+        Row("live latency, --poll", polled, "ms", stat="p50", target=("<=", 600.0), note=how),
+        Row("live latency, --poll", polled, "ms", stat="p99", note=how),
+    ]

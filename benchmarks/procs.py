@@ -1,0 +1,96 @@
+"""Child processes, measured: peak RSS and CPU time from the kernel (wait4, /proc), no psutil needed.
+
+Linux-first: `/proc/PID/stat` gives a live process's CPU time; `os.wait4` gives a finished child's peak RSS
+(ru_maxrss, KiB on Linux) and CPU time. Elsewhere the figures that need them are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def stlar_cmd(*args: str) -> list[str]:
+    """`stlar ARGS` as this interpreter runs it (the venv's, whatever PATH says)."""
+    return [sys.executable, "-m", "stlar", *args]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process and its threads, from /proc (clock-tick resolution)."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        stat = fh.read().decode("ascii", "replace")
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime: fields 14 and 15 of stat(5)
+
+
+@dataclass
+class Finished:
+    returncode: int
+    wall: float  # seconds from start to exit
+    max_rss_mb: float  # peak resident set, MiB
+    cpu: float  # user + system seconds
+    stdout: str
+    stderr: str
+
+
+def run_measured(cmd: list[str], *, timeout: float, cwd: Path | None = None, env: dict | None = None,
+                 workdir: Path) -> Finished:
+    """Run `cmd` to completion; its own peak RSS and CPU time come from wait4 (not the whole process tree)."""
+    out_path, err_path = workdir / f"out-{time.monotonic_ns()}.txt", workdir / f"err-{time.monotonic_ns()}.txt"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+        done: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: done.put(os.wait4(proc.pid, 0)), daemon=True).start()
+        try:
+            _pid, status, usage = done.get(timeout=timeout)
+        except queue.Empty:
+            proc.kill()
+            done.get(timeout=10)
+            raise TimeoutError(f"{' '.join(cmd[:4])} ... did not finish within {timeout:g} s") from None
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: keep Popen from waiting again
+    return Finished(proc.returncode, wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime,
+                    out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
+
+
+class LineWatcher:
+    """Reads a child's stdout on a thread; `wait_for(text, timeout)` blocks until a line contains `text`."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._q: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream) -> None:
+        for line in iter(stream.readline, ""):
+            self._q.put(line)
+        self._q.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                line = self._q.get(timeout=left)
+            except queue.Empty:
+                return False
+            if line is None:
+                return False
+            self.lines.append(line)
+            if text in line:
+                return True
+
+    def join(self, timeout: float = 5.0) -> None:
+        self._thread.join(timeout)

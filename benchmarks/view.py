@@ -1,0 +1,85 @@
+"""The viewer's real update path, in this process, on an Agg canvas: what attach, update cost and latency drive.
+
+`AggView` builds `viewer.window.RunWindow` (the class `stlar watch` shows) on an Agg figure of the window's
+size, fed by a `viewer.follow.Follower`. On a GUI backend a canvas timer calls `RunWindow.tick()` every
+TIMER_MS; here the caller calls `tick()` itself (see `latency.run_timer`). Agg's `draw_idle` draws at once,
+so when `tick()` returns the frame is complete. The frame's finish time comes from matplotlib's public
+`draw_event` (fired at the end of `Figure.draw`), so nothing in the viewer needs a benchmark hook.
+
+`Tap` sits between the follower and the window and remembers the epoch records each drain hands over, so a
+latency can be computed from the record's own `time` (set by the writer just before its write and fsync).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from shared.records import EPOCH
+
+
+class Tap:
+    """A window `Source` that forwards a Follower and keeps the epoch records drained since `take()`."""
+
+    def __init__(self, follower: Any) -> None:
+        self.follower = follower
+        self.on_warning = None
+        self._epochs: list[dict] = []
+
+    def due(self) -> bool:
+        return self.follower.due()
+
+    def drain(self) -> list:
+        items = self.follower.drain()
+        self._epochs += [r for r in items if isinstance(r, dict) and r.get("type") == EPOCH]
+        return items
+
+    def take(self) -> list[dict]:
+        epochs, self._epochs = self._epochs, []
+        return epochs
+
+    # the window sets `on_warning` on its source; pass it on to the follower
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "on_warning" and "follower" in self.__dict__:
+            self.follower.on_warning = value
+
+
+class AggView:
+    """`RunWindow` + `Follower` on an Agg canvas. `draws` holds the wall-clock (time.time) end of each frame.
+
+    `start` starts the follower's observer thread (file events, or polling with `poll`); without it the
+    caller calls `nudge()` after an append, which is exactly what the observer thread's handler does.
+    """
+
+    def __init__(self, run_dir: Path, *, poll: bool = False, start: bool = False) -> None:
+        from viewer.follow import Follower
+        from viewer.window import FIGSIZE, RunWindow
+
+        self.fig = Figure(figsize=FIGSIZE)
+        FigureCanvasAgg(self.fig)
+        self.draws: list[float] = []
+        self.fig.canvas.mpl_connect("draw_event", lambda _event: self.draws.append(time.time()))
+        self.follower = Follower(run_dir, poll=poll)
+        if start:
+            self.follower.start()
+        self.tap = Tap(self.follower)
+        self.window = RunWindow(self.fig, run_dir, self.tap, out=None)
+
+    @property
+    def n_epochs(self) -> int:
+        return self.window.history.n_epochs
+
+    def tick(self) -> None:
+        self.window.tick()
+
+    def nudge(self) -> None:
+        """What a file event does: tell the follower to read now."""
+        self.follower.changed.set()
+
+    def close(self) -> None:
+        self.follower.close()
