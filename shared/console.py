@@ -115,6 +115,10 @@ def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE) -> list[str]:
     fired = {f.check: f for f in findings}
     lines = [f"{g.chart} Training Diagnostics:", THIN_RULE]
     order = (Check.DIVERGENCE, Check.OVERFITTING, Check.PLATEAU, Check.INSTABILITY)
+    if Check.DIVERGENCE in fired:
+        # The other checks read the losses of the last epochs; with a non-finite one they would only
+        # report "fine" for lack of numbers.
+        order = (Check.DIVERGENCE,)
     for check in order:
         finding = fired.get(check)
         if finding is None:
@@ -124,6 +128,8 @@ def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE) -> list[str]:
         lines.append(f"{g.warn} {finding.title}")
         lines.append(f"   {finding.detail}")
         lines.append(f"   {g.arrow} Try: {finding.advice}")
+    if Check.DIVERGENCE in fired:
+        lines.append("   (other checks skipped: the losses are not finite)")
     lines.append(THIN_RULE)
     return [asciify(line, g) for line in lines]
 

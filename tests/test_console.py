@@ -46,3 +46,10 @@ def test_glyphs_follow_the_stream_encoding():
 def test_end_block():
     assert end_block("completed", 10, 0.3512)[2:4] == ["Training complete!", "Best epoch: 10 | Best val loss: 0.3512"]
     assert "without an end record" in end_block(None, None, None)[2]
+
+
+def test_report_after_divergence_shows_only_divergence():
+    lines = report_lines(diagnose([0.5, float("nan")], [0.5, 0.5]))
+    assert lines[2] == "⚠️  DIVERGENCE detected"
+    assert not any("still improving" in line or "stable" in line for line in lines)
+    assert "other checks skipped" in lines[-2]

@@ -116,6 +116,6 @@ def test_settings_from_config_ignores_odd_values():
 
 
 @pytest.mark.parametrize("x, text", [(1e-3, "1e-3"), (2e-4, "2e-4"), (5e-4, "5e-4"), (0.05, "0.05"),
-                                     (64, "64"), (0, "0"), (1.5e-5, "1.5e-5"), (0.01, "0.01")])
+                                     (64, "64"), (0, "0"), (1.5e-5, "1.5e-5"), (0.01, "0.01"), (1e6, "1e6"), (2500, "2500")])
 def test_fmt_num(x, text):
     assert fmt_num(x) == text
