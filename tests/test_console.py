@@ -31,8 +31,9 @@ def test_report_shape_matches_the_original_tool():
 
 
 def test_ascii_report_has_no_unicode():
-    findings = diagnose([0.5, 0.5], [0.5, float("nan")])
-    text = "\n".join(report_lines(findings, ASCII) + [warning_line(findings[0], ASCII)])
+    findings = diagnose([0.5] * 6, [0.5, 0.4995, 0.4992, 0.4990, 0.4989, 0.4985])
+    diverged = diagnose([0.5, 0.5], [0.5, float("nan")])
+    text = "\n".join(report_lines(findings, ASCII) + report_lines(diverged, ASCII) + [warning_line(findings[0], ASCII)])
     text.encode("ascii")
     assert "[WARN]" in text and "[OK]" in text and "->" in text
 
