@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,25 @@ MAX_LINE_BYTES = 1 << 20  # longer lines are skipped unread: no record is anywhe
 READ_CHUNK = 4 << 20  # bytes read per system call; bounds memory when attaching to a huge log
 HEAD_BYTES = 64  # the first bytes of the file identify it (they hold the start record's run_id)
 MAX_WARNINGS = 50  # after this many, malformed lines are only counted
+GC_PAUSE_BYTES = 1 << 20  # a poll with at least this much to read pauses the cyclic garbage collector
+
+
+@contextlib.contextmanager
+def _gc_paused(pause: bool) -> Iterator[None]:
+    """Pause the cyclic collector while a large backlog is parsed, then restore its previous state.
+
+    A record is about 16 container objects, all kept: attaching to 100,000 epochs makes the collector
+    re-scan the growing heap again and again, about a third of the read time (benchmarks/RESULTS.md).
+    Records hold no reference cycles, so reference counting alone frees whatever is dropped meanwhile.
+    """
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass(frozen=True)
@@ -114,16 +135,18 @@ class LogReader:
                 self._head = head[:HEAD_BYTES]
             out: list[Record | NewRun] = []
             size = st.st_size
-            while self._pos < size:
-                fh.seek(self._pos)
-                try:
-                    chunk = fh.read(min(READ_CHUNK, size - self._pos))
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                self._pos += len(chunk)
-                self._consume(chunk, out)
+            # Reading a long backlog: no cyclic collection in the middle of it (see _gc_paused).
+            with _gc_paused(size - self._pos >= GC_PAUSE_BYTES):
+                while self._pos < size:
+                    fh.seek(self._pos)
+                    try:
+                        chunk = fh.read(min(READ_CHUNK, size - self._pos))
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    self._pos += len(chunk)
+                    self._consume(chunk, out)
             return out
 
     def _restart(self, reason: str) -> None:
