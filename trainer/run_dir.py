@@ -1,9 +1,10 @@
 """Getting a run directory ready before the first byte of a new run is written to it.
 
 In order: (1) create it if needed and prove it is writable, (2) take the run-dir lock so a second trainer
-is refused, (3) move an earlier run's outputs to `archive/<start time>_<run_id>/`, (4) remove a stale
-`STOP`. The lock comes before the archive so that two trainers started together cannot both move files.
-Nothing of an earlier run is overwritten or deleted, except a stale stop file, which is printed.
+is refused, (3) remove the temporary files of a killed run's atomic writes, (4) move an earlier run's
+outputs to `archive/<start time>_<run_id>/`, (5) remove a stale `STOP`. The lock comes before the archive
+so that two trainers started together cannot both move files. Nothing of an earlier run is overwritten or
+deleted, except a stale stop file and dead temporary files, which are printed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import filelock
 
 from shared.errors import RunDirError
 from shared.records import START, RecordError, decode
-from shared.rundir import RUN_OUTPUTS, RunDir
+from shared.rundir import LOG_NAME, RUN_OUTPUTS, RunDir
 from shared.stopfile import clear_stop, read_stop
 
 VIEWER_LOG_NAME = "viewer.log"  # stdout/stderr of a viewer started with --gui
@@ -70,6 +71,10 @@ def prepare_run_dir(path: str | Path, display: str | None = None) -> PreparedRun
         raise RunDirError(f"--out-dir {shown}: cannot create the lock file ({exc.strerror or exc})") from None
     prepared = PreparedRunDir(run_dir=run_dir, lock=lock)
     try:
+        stale = remove_stale_temp_files(run_dir)
+        if stale:
+            prepared.notes.append(f"Removed {len(stale)} temporary file(s) a killed run left in {shown} "
+                                  f"({', '.join(p.name for p in stale[:3])}{' ...' if len(stale) > 3 else ''})")
         prepared.archived_to = archive_previous_run(run_dir)
         if prepared.archived_to is not None:
             rel = Path(shown) / prepared.archived_to.relative_to(path)
@@ -86,6 +91,24 @@ def prepare_run_dir(path: str | Path, display: str | None = None) -> PreparedRun
         prepared.release()
         raise
     return prepared
+
+
+def remove_stale_temp_files(run_dir: RunDir) -> list[Path]:
+    """Remove what atomic writes of a killed run left: `.best.x1y2.tmp.pt`, `.training_metrics.x1y2.tmp.json` ...
+
+    A trainer killed while saving leaves its temporary file (as large as the checkpoint) and nothing else
+    would ever remove it. Call only with the run-dir lock held: then no trainer is writing one of them.
+    """
+    removed = []
+    for name in RUN_OUTPUTS:
+        if name == LOG_NAME:  # appended in place, never written through a temporary file
+            continue
+        stem, suffix = Path(name).stem, Path(name).suffix  # the pattern of shared.atomic.atomic_path
+        for path in sorted(run_dir.path.glob(f".{stem}.*.tmp{suffix}")):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def check_writable(path: Path, shown: str) -> None:
