@@ -79,9 +79,18 @@ def prepare_run_dir(path: str | Path, display: str | None = None) -> PreparedRun
         if prepared.archived_to is not None:
             rel = Path(shown) / prepared.archived_to.relative_to(path)
             prepared.notes.append(f"Archived the previous run's outputs to {rel}")
+        if run_dir.stop.is_dir():
+            # Every poll would read it as a stop, and it is not ours to delete.
+            raise RunDirError(f"--out-dir {shown}: {Path(shown) / run_dir.stop.name} is a folder, not a stop file; "
+                              "remove or rename it, then start again")
         if run_dir.stop.exists():
             prepared.stale_stop = read_stop(run_dir.stop) or {}
-            clear_stop(run_dir.stop)
+            try:
+                clear_stop(run_dir.stop)
+            except OSError as exc:
+                raise RunDirError(f"--out-dir {shown}: cannot remove the stale stop file "
+                                  f"{Path(shown) / run_dir.stop.name} ({exc.strerror or exc}); remove it, "
+                                  "then start again") from None
             by = prepared.stale_stop.get("by")
             prepared.notes.append(
                 f"Removed a stale stop file {Path(shown) / run_dir.stop.name} left by an earlier run"
