@@ -150,15 +150,18 @@ def _install_kill(point: str, k: int) -> None:
 
         def replace(src, dst, *args, **kwargs):
             dst_path = Path(dst)
-            if point == "checkpoint_unrenamed" and dst_path.name == "best.pt" and hit():
+            # An atomic write renames its hidden temporary file; the archive moves files into archive/.
+            atomic = Path(src).name.startswith(".")
+            archiving = dst_path.parent.parent.name == "archive"
+            if point == "checkpoint_unrenamed" and atomic and dst_path.name == "best.pt" and hit():
                 _die()
-            if point == "outputs" and dst_path.name in outputs and hit():
+            if point == "outputs" and atomic and dst_path.name in outputs and hit():
                 os.truncate(src, os.path.getsize(src) // 2)
                 _die()
-            if point == "archive" and dst_path.parent.parent.name == "archive" and hit():
+            if point == "archive" and archiving and hit():
                 _die()
             real_replace(src, dst, *args, **kwargs)
-            if point == "checkpoint_renamed" and dst_path.name == "best.pt" and hit():
+            if point == "checkpoint_renamed" and atomic and dst_path.name == "best.pt" and hit():
                 _die()
 
         os.replace = replace

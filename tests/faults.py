@@ -189,6 +189,13 @@ class Zygote:
             child.exit = reply["exit"]
         return child.exit
 
+    def kill(self, child: Child) -> int:
+        """SIGKILL the child if it still runs (a failed test must not leave a trainer behind); its exit code."""
+        if child.exit is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
+        return self.wait(child)
+
     def run(self, argv: list[str], cwd: Path, out: Path, timeout: float = TIMEOUT, **kwargs: Any) -> Child:
         child = self.start(argv, cwd, out, **kwargs)
         self.wait(child, timeout)
@@ -457,3 +464,38 @@ def one_error_line(stderr: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("Error: "), f"expected one 'Error: ...' line, got:\n{stderr}"
     assert "Traceback" not in stderr
     return lines[0]
+
+
+# ---- a display for real windows ---------------------------------------------------------------------------
+X_TOOLS = ("Xvfb", "xdotool")
+
+
+@contextlib.contextmanager
+def xvfb(screen: tuple[int, int] = (1600, 1200)) -> Iterator[str | None]:
+    """A fresh X server on a free display (`Xvfb -displayfd` picks it and says when ready): ':N', or None
+    where Xvfb or xdotool is missing."""
+    if any(shutil.which(tool) is None for tool in X_TOOLS):
+        yield None
+        return
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{screen[0]}x{screen[1]}x24",
+                               "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 30)
+        number = os.read(read_end, 64).decode().strip() if ready else ""
+        assert number.isdigit(), "Xvfb did not report a display within 30 s"
+        yield f":{number}"
+    finally:
+        os.close(read_end)
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def click_at(display: str, box: tuple[int, int, int, int]) -> None:
+    """Click the middle of a screen box (x, y, w, h) with xdotool."""
+    x, y, w, h = box
+    done = subprocess.run(["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "1"],
+                          env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
