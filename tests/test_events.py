@@ -49,6 +49,15 @@ def test_a_warning_is_printed_when_its_check_starts_firing_and_not_while_it_stay
     assert all(len(out) == 1 for epoch, out in enumerate(lines, 1) if epoch not in (8, 15))
 
 
+def test_a_check_flapping_at_its_threshold_is_not_announced_again_and_again():
+    # The gap crosses 0.05 up and down: said at epoch 2; off for one epoch at 3, on at 4 (not said again);
+    # off for three epochs (5-7), on at 8: said again.
+    gaps = [0.02, 0.07, 0.03, 0.07, 0.03, 0.03, 0.03, 0.07]
+    lines = epochs_lines([(0.5 - 0.01 * i, 0.5 - 0.01 * i + g) for i, g in enumerate(gaps)], patience=100)
+    said = [epoch for epoch, out in enumerate(lines, 1) if any("OVERFITTING" in line for line in out)]
+    assert said == [2, 8]
+
+
 @pytest.mark.parametrize(
     "curve, config, expected",
     [

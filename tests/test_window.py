@@ -8,6 +8,7 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -21,7 +22,7 @@ from shared.rundir import RunDir
 from viewer.events import CATCH_UP_EPOCHS
 from viewer.follow import Follower
 from viewer.window import (
-    CLOSE_LABEL, FIGSIZE, STOP_LABEL, STOPPING_LABEL, RunWindow, header_line, on_screen,
+    CLOSE_LABEL, FIGSIZE, STOP_LABEL, STOPPING_LABEL, RunWindow, header_line, hold_limits, on_screen,
 )
 
 T0 = 1_000_000.0
@@ -217,23 +218,94 @@ def test_replay_mode_has_a_close_button_and_a_crashed_run_says_so(tmp_path):
     assert window.status.text.startswith("crashed: no end record, and trainer pid")
 
 
-def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second(tmp_path, monkeypatch):
+def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second(tmp_path):
     clock = Clock()
     window, source, _closed, _out = make_window(tmp_path, clock=clock)
-    draws = []
-    monkeypatch.setattr(window.fig.canvas, "draw_idle", lambda: draws.append(clock.t))
     run = Run()
     source.push(run.start(), run.epoch(1, 0.5, 0.52))
     window.tick()
-    assert source.drains == 1 and len(draws) == 1
+    assert source.drains == 1 and window.frames == 1
     for _ in range(10):
         window.tick()  # nothing due, status fresh: no drain, no redraw
-    assert source.drains == 1 and len(draws) == 1
+    assert source.drains == 1 and window.frames == 1
     clock.t += 30  # the record is now 30 s old: the status line says so, once
     window.tick()
-    assert len(draws) == 2 and window.status.text.endswith("last record 29 s ago")
+    assert window.frames == 2 and window.status.text.endswith("last record 29 s ago")
     window.tick()
-    assert len(draws) == 2
+    assert window.frames == 2
+
+
+def test_an_epoch_inside_the_held_axes_is_blitted_not_drawn_in_full(tmp_path, monkeypatch):
+    window, source, _closed, _out = make_window(tmp_path)
+    full, frames = [], []
+    canvas = window.fig.canvas
+    real_draw = canvas.draw
+    monkeypatch.setattr(canvas, "draw", lambda: full.append(1) or real_draw())
+    canvas.mpl_connect("draw_event", lambda _e: frames.append(1))
+    run = Run(epochs=60)
+    curve = [(0.7 / (1 + 0.1 * e), 0.72 / (1 + 0.1 * e)) for e in range(60)]
+    source.push(run.start())
+    window.tick()
+    for e, (train, val) in enumerate(curve, 1):
+        source.push(run.epoch(e, train, val))
+        window.tick()
+    assert window.frames == 61
+    # The axes grow by a margin when the data leave them: most epochs are blitted.
+    assert len(full) < 20, len(full)
+    assert len(frames) == window.frames + len(full)  # a draw_event ends every frame (full ones have two)
+    # The held limits still show all the data.
+    lo, hi = window.panels.ax_loss.get_ylim()
+    assert lo <= min(min(c) for c in curve) and max(max(c) for c in curve) <= hi
+    assert window.panels.ax_loss.get_xlim()[1] >= 60
+    # A draw we did not make (a resize, the toolbar) makes the next frame a full one again.
+    canvas.draw()
+    n = len(full)
+    window.apply([run.end("completed", 60)])
+    assert len(full) == n + 1
+
+
+def test_blitted_frames_show_exactly_what_a_full_draw_shows(tmp_path):
+    clock = Clock()
+    window, source, _closed, _out = make_window(tmp_path, clock=clock)
+    canvas = window.fig.canvas
+    full = []
+    real_draw = canvas.draw
+    canvas.draw = lambda: full.append(1) or real_draw()
+    run = Run(epochs=12)
+    source.push(run.start(), *[run.epoch(e, 0.7 / e, 0.75 / e) for e in range(1, 6)])
+    window.tick()
+    # Epochs inside the held axes (the log scrolls by one line, then by two with the plateau warning), a stop
+    # click, status-only frames: all blitted.
+    blitted = 0
+    for e in range(6, 12):
+        before = len(full)
+        source.push(run.epoch(e, 0.14, 0.16 + 0.0001 * e))
+        window.tick()
+        blitted += len(full) == before
+    assert blitted >= 3, "epochs inside the held axes make no full draw"
+    assert any(line.startswith("⚠ PLATEAU") for line in window.log_lines)
+    window.click()
+    clock.t += 30
+    window.tick()
+    blitted = np.asarray(canvas.buffer_rgba()).copy()
+    canvas.draw()  # everything from scratch
+    full = np.asarray(canvas.buffer_rgba())
+    differs = np.argwhere(np.any(blitted != full, axis=-1))
+    assert differs.size == 0, f"{len(differs)} pixels differ, e.g. at (row, col) {differs[:3].tolist()}"
+
+
+@pytest.mark.parametrize(
+    "held, tight, cap, expected",
+    [
+        (None, (0.5, 3.5), None, (0.5, 3.5)),  # first fit: as tight as the shared figure
+        ((0.5, 10.5), (0.5, 8.5), None, (0.5, 10.5)),  # inside: hold
+        ((0.5, 10.5), (0.5, 11.5), None, (0.5, 14.25)),  # out on the right: grow by 25 % of the range
+        ((0.5, 10.5), (0.5, 11.5), 12.5, (0.5, 12.5)),  # ... but not past the planned last epoch
+        ((0.2, 0.7), (0.1, 0.7), None, (-0.05, 0.7)),  # a new low loss: the bottom moves
+    ],
+)
+def test_hold_limits(held, tight, cap, expected):
+    assert hold_limits(held, tight, 0.25, cap=cap) == pytest.approx(expected)
 
 
 def test_png_is_rewritten_after_each_epoch(tmp_path):

@@ -2,7 +2,8 @@
 
 Pure string building over records. The window shows these lines in its log panel and prints them to the
 terminal; the same object therefore decides what both say. A warning is printed when its check starts
-firing, not again at every epoch while it stays on (it is printed anew if it stops and fires again).
+firing, not again at every epoch while it stays on; it is printed anew when the check fires again after
+being off for REARM_EPOCHS epochs (a loss hovering at a threshold does not flap the panel).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from shared.logreader import NewRun
 from shared.records import END, EPOCH, SCHEMA_VERSION, START, STOP_REQUESTED, Record
 
 MAX_WINDOW = 256  # epochs the live warnings look back at most (see Events.warnings)
+REARM_EPOCHS = 3  # a warning is said again only after its check was off this many epochs (no flapping)
 CATCH_UP_EPOCHS = 500  # attaching to a long run: warnings are worked out for this many latest epochs only
 
 # Config keys worth a place in the one-line run summary, in this order, with their display names.
@@ -70,9 +72,11 @@ class Events:
     def __init__(self, g: Glyphs = UNICODE) -> None:
         self.g = g
         self.firing: frozenset[Check] = frozenset()
+        self._off_for: dict[Check, int] = {}  # epochs since each check last fired (absent: never)
 
     def new_run(self, marker: NewRun) -> list[str]:
         self.firing = frozenset()
+        self._off_for = {}
         return [f"New run {marker.run_id} in this run dir ({marker.reason}): view reset"]
 
     def lines(self, record: Record, history: History, diagnose: bool = True) -> list[str]:
@@ -109,6 +113,7 @@ class Events:
         skip = max(0, n - CATCH_UP_EPOCHS)
         if skip:
             self.firing = frozenset()
+            self._off_for = {}
         return skip
 
     @staticmethod
@@ -130,7 +135,10 @@ class Events:
         window = max(PLATEAU_EPOCHS + 1, INSTABILITY_WINDOW, min(settings.patience + 1, MAX_WINDOW))
         findings = diagnose(history.train_loss[-window:], history.val_loss[-window:], settings)
         fired = frozenset(f.check for f in findings)
-        new = [warning_line(f, self.g) for f in findings if f.check not in self.firing]
+        new = [warning_line(f, self.g) for f in findings
+               if f.check not in self.firing and self._off_for.get(f.check, REARM_EPOCHS) >= REARM_EPOCHS]
+        for check in Check:
+            self._off_for[check] = 0 if check in fired else self._off_for.get(check, REARM_EPOCHS) + 1
         self.firing = fired
         return new
 

@@ -114,7 +114,11 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
     records, warnings = load_run(run_dir)
     history = history_of(records)
     if png is not None:
-        save_png(history, png, run_title(history, run_dir, clock()))
+        try:
+            save_png(history, png, run_title(history, run_dir, clock()))
+        except OSError as exc:
+            raise InputError(f"--png {png}: cannot write it ({exc.strerror or exc}); free disk space or pick "
+                             "another file") from None
         print(f"Wrote {png} ({history.n_epochs} epochs; {status_of(history, clock(), live=False).text})",
               file=out, flush=True)
         if not no_window:

@@ -2,13 +2,15 @@
 
 The GUI thread owns the figure. A canvas timer on the main thread calls `tick()` every TIMER_MS: it asks the
 source (a `Follower`, or replay's records) whether anything is due, drains it, folds the records into a
-History, updates the lines in place and asks for a redraw with `draw_idle`. When nothing changed a tick is
+History, updates the lines in place and redraws: in full when the axes moved, otherwise by restoring the saved
+background and drawing only the changing artists (blitting). When nothing changed a tick is
 an Event check and a clock read. The class works on any figure, so tests build it on an Agg figure, feed
 records with `apply`, call `click()` and read `header`, `status`, `button_label` and `log_lines`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox, IdentityTransform, blended_transform_factory
 from matplotlib.widgets import Button
 
 from shared.console import UNICODE, asciify, fmt_loss, fmt_signed, glyphs_for
@@ -32,9 +35,12 @@ from shared.stopfile import request_stop, who
 from viewer.events import Events
 from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, Status, pid_alive, status_of
 
-TIMER_MS = 50  # drain interval: the floor of the append-to-redraw latency
+TIMER_MS = 25  # drain interval: the floor of the append-to-redraw latency (a tick with nothing due costs µs)
 STATUS_SECONDS = 1.0  # the status line (record age, ETA, pid check) is refreshed this often
 LOG_LINES = 8  # lines shown in the log panel
+HOLD_MARGIN_X, HOLD_MARGIN_Y = 0.5, 0.25  # axes grow by this fraction of the data range when the data leave
+HEADER_BAND, STATUS_BAND = 0.915, 0.06  # figure fractions: the header lives above, the status line below
+PANEL_PAD = 3  # pixels around a panel that its frame redraws (a spine's line reaches past the axes box)
 FIGSIZE = (13.0, 9.4)  # inches at 100 dpi; shrunk to fit smaller screens (SCREEN_FILL)
 SCREEN_FILL = 0.9  # a window never covers more than this fraction of the screen's width or height
 DEBUG_GEOMETRY_ENV = "STLAR_DEBUG_GEOMETRY"  # set to 1: print the Stop button's screen geometry (GUI tests)
@@ -48,6 +54,28 @@ _BUTTON_COLORS = {  # label -> (face, hover)
 _STATUS_COLORS = {WAITING: "dimgray", LIVE: "#1b5e20", STOPPING: "#e65100", FINISHED: "#0d47a1",
                   STALLED: "#b71c1c", CRASHED: "#b71c1c"}
 BEST_COLOR, BEST_FACE = "#1b5e20", "#dcedc8"
+
+
+def hold_limits(held: tuple[float, float] | None, tight: tuple[float, float], margin: float,
+                cap: float | None = None) -> tuple[float, float]:
+    """Axis limits that hold still while the data stay inside them.
+
+    `tight` is the data's own range. Inside `held`: keep `held`. Outside: grow the side that was left by
+    `margin` times the data range, so a steadily growing run moves its axes a few times, not every epoch.
+    `cap` bounds the upper limit (the planned last epoch) without cutting into the data.
+    """
+    lo, hi = tight
+    if held is None:
+        return tight
+    held_lo, held_hi = held
+    if held_lo <= lo and hi <= held_hi:
+        return held
+    pad = (hi - lo) * margin
+    new_lo = min(held_lo, lo - pad) if lo < held_lo else held_lo
+    new_hi = max(held_hi, hi + pad) if hi > held_hi else held_hi
+    if cap is not None:
+        new_hi = max(hi, min(new_hi, cap))
+    return new_lo, new_hi
 
 
 class Source(Protocol):
@@ -135,8 +163,18 @@ class RunWindow:
         self._geometry: tuple | None = None
         self._tick_failed = False
         self.timer = None
+        self._held: dict[tuple, tuple[float, float]] = {}  # limits held per (axes, "x" or "y")
+        self._backgrounds: dict | None = None  # per region, the canvas without the changing artists
+        self._regions: dict = {}
+        self._dirty: set[str] = set()  # regions changed since the last frame
+        self._log_drawn: list[str] = []  # the log lines as the canvas shows them
+        self._drawn_layout: tuple | None = None
+        self._own_draw = False  # a draw of ours: it leaves the backgrounds valid
+        self._partial_draw = False  # our draw of the backgrounds only, the changing artists hidden
+        self.frames = 0
         source.on_warning = self._reader_warning
         self._build()
+        self._update_panels()
         self._update_header()
         self._sync_button()
         self._refresh_status()
@@ -149,26 +187,38 @@ class RunWindow:
                                 ha="left", va="top", fontsize=9, color="dimgray")
         self.header = fig.text(0.5, 0.962, "", ha="center", va="top", fontsize=12, fontweight="bold",
                                bbox=dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="lightgray"))
-        grid = fig.add_gridspec(2, 2, left=0.06, right=0.985, top=0.895, bottom=0.335, hspace=0.42, wspace=0.16)
+        grid = fig.add_gridspec(2, 2, left=0.07, right=0.985, top=0.895, bottom=0.335, hspace=0.42, wspace=0.17)
         axes = [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
         self.panels = DiagnosticFigure(axes)
+        self._outside: list = []  # panel artists drawn outside the plot box: never part of a panel's frame
         for ax in axes:
-            ax.title.set_fontsize(10)
+            # Titles to the left and legends beside them, above the plot: a legend inside the plot would sit
+            # over the curves and have to be redrawn with them at every epoch (a third of a frame's cost).
+            title = ax.get_title()
+            ax.set_title("")
+            ax.set_title(title, loc="left", fontsize=10)
+            if ax.get_legend() is not None:
+                self._outside.append(ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, fontsize=8,
+                                               frameon=False, borderaxespad=0.1, handlelength=1.6,
+                                               columnspacing=1.0))
 
-        self.ax_log = fig.add_axes((0.06, 0.075, 0.70, 0.195))
+        self.ax_log = fig.add_axes((0.07, 0.075, 0.69, 0.195))
         self.ax_log.set_xticks([])
         self.ax_log.set_yticks([])
         self.ax_log.set_facecolor("#f7f7f7")
         self.ax_log.set_xlim(0, 1)
         self.ax_log.set_ylim(0, 1)
         self.ax_log.set_title("Diagnostics log", loc="left", fontsize=9, color="dimgray", pad=3)
-        step = 1.0 / (LOG_LINES + 0.6)
+        # x in axes fractions, y in pixels: `_place_log_lines` puts the lines a whole number of pixels apart,
+        # so that scrolling the panel by pixels shows exactly what drawing the lines anew would.
+        at = blended_transform_factory(self.ax_log.transAxes, IdentityTransform())
         self.log_texts = [
-            self.ax_log.text(0.008, 1 - (i + 0.8) * step, "", ha="left", va="center", fontsize=9,
-                             family="DejaVu Sans", clip_on=True)
-            for i in range(LOG_LINES)
+            self.ax_log.text(0.008, 0, "", ha="left", va="center", fontsize=9, family="DejaVu Sans",
+                             clip_on=True, transform=at)
+            for _ in range(LOG_LINES)
         ]
-        self.status_text = fig.text(0.06, 0.028, "", ha="left", va="center", fontsize=11, fontweight="bold")
+        self._place_log_lines()
+        self.status_text = fig.text(0.07, 0.028, "", ha="left", va="center", fontsize=11, fontweight="bold")
 
         self.ax_button = fig.add_axes((0.795, 0.105, 0.19, 0.13))
         self.button = Button(self.ax_button, STOP_LABEL, color=_BUTTON_COLORS[STOP_LABEL][0],
@@ -178,6 +228,16 @@ class RunWindow:
         self.button.label.set_color("white")
         self.button.on_clicked(self.click)
         self.fig.canvas.mpl_connect("close_event", self._on_window_closed)
+        self.fig.canvas.mpl_connect("draw_event", self._on_draw)
+        p = self.panels
+        self._axes = (p.ax_loss, p.ax_impr, p.ax_gap, p.ax_spread)
+        # What changes between epochs without moving the axes; everything else is the blitted background.
+        self._dynamic = [p.train_line, p.val_line, p.best_marker, p.best_vline, p.overfit_text, p.impr_line,
+                         p.plateau_text, p.gap_line, p.train_spread_line, p.val_spread_line, p.spread_text,
+                         self.header, self.status_text, *self.log_texts]
+        if self.debug_geometry:
+            # After a draw the canvas has its final size; before the first one the geometry can still change.
+            self.fig.canvas.mpl_connect("draw_event", lambda _event: self._report_geometry())
 
     # ---- the timer ----------------------------------------------------------------------------------------
     def start_timer(self) -> None:
@@ -204,10 +264,9 @@ class RunWindow:
                 changed = self.apply(items, draw=False)
         if changed or self._clock() - self._last_status >= STATUS_SECONDS:
             changed = self._refresh_status() or changed
-        if self.debug_geometry:
-            self._report_geometry()
-        if changed:
-            self.fig.canvas.draw_idle()
+        if changed or (self._backgrounds is None and getattr(self.fig.canvas, "supports_blit", False)):
+            # (A draw we did not make, such as a resize, leaves no backgrounds: make a full frame at once.)
+            self.redraw()
 
     def apply(self, items: list[Record | NewRun], draw: bool = True) -> bool:
         """Fold records (and NewRun markers) into the view; True if anything visible changed."""
@@ -220,6 +279,7 @@ class RunWindow:
         for item in items:
             if isinstance(item, NewRun):
                 self.history = History()
+                self._held = {}
                 self._stop_sent = False
                 self._stop_error = None
                 epochs = True  # the panels show the empty new run
@@ -231,7 +291,7 @@ class RunWindow:
             for text in self.events.lines(item, self.history, diagnose=skip < 0):
                 self._log(text)
         if epochs:
-            self.panels.update(self.history)
+            self._update_panels()
             if self.png is not None and self.history.n_epochs:
                 self._write_png()
         self._update_header()
@@ -239,15 +299,183 @@ class RunWindow:
         self._refresh_status()
         self._show_log()
         if draw:
-            self.fig.canvas.draw_idle()
+            self.redraw()
         return True
 
     # ---- pieces -------------------------------------------------------------------------------------------
+    def _update_panels(self) -> None:
+        self.panels.update(self.history)
+        self._dirty.add("axes")
+        planned = self.history.planned_epochs
+        if not self.history.n_epochs:
+            # No data yet: show the epochs to come rather than matplotlib's default -0.05..0.05.
+            for ax in self._axes:
+                ax.set_xlim(0.5, (planned or 10) + 0.5)
+            return
+        # The shared figure fits the data tightly, so its limits (and tick labels) would move at every epoch
+        # and every frame would be a full redraw. Hold them, and grow them by a margin when the data leave.
+        for ax in self._axes:
+            x = hold_limits(self._held.get((ax, "x")), ax.get_xlim(), HOLD_MARGIN_X,
+                            cap=planned + 0.5 if planned else None)
+            y = hold_limits(self._held.get((ax, "y")), ax.get_ylim(), HOLD_MARGIN_Y)
+            self._held[(ax, "x")], self._held[(ax, "y")] = x, y
+            ax.set_xlim(x)
+            ax.set_ylim(y)
+
+    # ---- frames -------------------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        """Show the current state now: a full draw when the layout changed (axis limits, the button, the size)
+        or the saved backgrounds are stale; otherwise, per changed region (each panel, the header, the log,
+        the status line), restore that region's background and draw its changing artists (blitting).
+
+        Either way the canvas's `draw_event` fires once the frame is complete, so a listener can time frames.
+        """
+        canvas = self.fig.canvas
+        layout = self._layout()
+        if not getattr(canvas, "supports_blit", False) or self._backgrounds is None or layout != self._drawn_layout:
+            self._full_frame()
+            self._drawn_layout = layout
+        else:
+            for key in self._dirty:
+                if key == "log":
+                    self._log_frame()
+                    continue
+                for background, bbox, artists in self._regions[key]:
+                    canvas.restore_region(self._backgrounds[background])
+                    for artist in artists:
+                        self.fig.draw_artist(artist)
+                    canvas.blit(bbox)
+        self._dirty.clear()
+        self.frames += 1
+        self._announce_frame()
+
+    def _layout(self) -> tuple:
+        return (tuple((ax.get_xlim(), ax.get_ylim()) for ax in self._axes), self.button_label,
+                tuple(self.fig.bbox.bounds))
+
+    def _define_regions(self) -> None:
+        """Each region of the canvas that changes, its bounds and the artists drawn into it per frame.
+
+        A frame draws a region's artists over its saved background in the order a full draw would, so the
+        pixels come out the same: in a panel that is every artist from the lowest changing z-order up (the
+        static ones too: spines, legend, reference lines cover the curves in a full draw), the panel's titles
+        aside. No two regions overlap.
+        """
+        from matplotlib.axis import Axis
+        from matplotlib.text import Text
+
+        width, height = self.fig.bbox.width, self.fig.bbox.height
+        self._place_log_lines()
+        self._regions = {"axes": []}
+        for i, ax in enumerate(self._axes):
+            changing = [a for a in self._dynamic if getattr(a, "axes", None) is ax]
+            floor = min(a.get_zorder() for a in changing)
+            layers = [a for a in sorted(ax.get_children(), key=lambda a: a.get_zorder())
+                      if a.get_zorder() >= floor and a is not ax.patch and not isinstance(a, Axis)
+                      and (not isinstance(a, Text) or a in changing) and a not in self._outside
+                      and a.get_visible()]
+            x0, y0, x1, y1 = ax.bbox.extents
+            pad = PANEL_PAD
+            self._regions["axes"].append((f"ax{i}", Bbox.from_extents(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
+                                          layers))
+        self._regions["header"] = [("header", Bbox.from_extents(0, height * HEADER_BAND, width, height),
+                                    [self.header])]
+        self._regions["log"] = [("log", self.ax_log.bbox, list(self.log_texts))]
+        self._regions["status"] = [("status", Bbox.from_extents(0, 0, width, height * STATUS_BAND),
+                                    [self.status_text])]
+
+    def _place_log_lines(self) -> None:
+        """Slot i of the log panel: rows [top + i * pitch, top + (i + 1) * pitch) of the canvas, whole pixels."""
+        height = self.fig.bbox.height
+        box = self.ax_log.bbox
+        first, last = math.ceil(height - box.y1) + 2, math.floor(height - box.y0) - 2  # inside the frame
+        self._log_pitch = pitch = max(1, (last - first) // LOG_LINES)
+        self._log_top = first + (last - first - LOG_LINES * pitch) // 2
+        for i, artist in enumerate(self.log_texts):
+            artist.set_y(height - (self._log_top + (i + 0.5) * pitch))
+
+    def _log_area(self, first: int, last: int) -> Bbox:
+        """Display box of log slots first..last-1 across the whole panel."""
+        height, box = self.fig.bbox.height, self.ax_log.bbox
+        top, pitch = self._log_top, self._log_pitch
+        return Bbox.from_extents(box.x0, height - (top + last * pitch), box.x1, height - (top + first * pitch))
+
+    def _log_frame(self) -> None:
+        """Redraw the log panel: scroll it by whole lines when that is all that changed, else draw it anew."""
+        canvas = self.fig.canvas
+        now = [artist.get_text() for artist in self.log_texts]
+        drawn = self._log_drawn
+        shift = next((k for k in range(1, LOG_LINES) if drawn[k:] == now[:LOG_LINES - k]), None)
+        if shift is None:
+            canvas.restore_region(self._backgrounds["log"])
+            fresh = self.log_texts
+        else:
+            # 1. Move the lines that stay up by `shift` slots (pixels of the canvas as they are);
+            # 2. clear the slots freed at the bottom to the panel's background; 3. draw only the new lines.
+            region = canvas.copy_from_bbox(self._log_area(0, LOG_LINES))
+            x1, y1, x2, y2 = region.get_extents()  # image rows: y grows downwards
+            rows = shift * self._log_pitch
+            canvas.restore_region(region, bbox=(x1, y1 + rows, x2, y2), xy=(x1, y1 - rows))
+            freed = self._backgrounds["log_area"]
+            x1, y1, x2, y2 = freed.get_extents()
+            canvas.restore_region(freed, bbox=(x1, y2 - rows, x2, y2), xy=(x1, y1))
+            fresh = self.log_texts[LOG_LINES - shift:]
+        for artist in fresh:
+            self.fig.draw_artist(artist)
+        canvas.blit(self.ax_log.bbox)
+        self._log_drawn = now
+
+    def _full_frame(self) -> None:
+        canvas = self.fig.canvas
+        if not getattr(canvas, "supports_blit", False):
+            canvas.draw_idle()
+            return
+        # 1. Draw everything but what the regions redraw and keep each region of that as its background;
+        # 2. draw the regions' artists on top.
+        self._define_regions()
+        layers = [a for regions in self._regions.values() for _, _, artists in regions for a in artists]
+        self._own_draw = self._partial_draw = True
+        try:
+            for artist in layers:
+                artist.set_visible(False)
+            canvas.draw()
+            self._backgrounds = {name: canvas.copy_from_bbox(bbox)
+                                 for regions in self._regions.values() for name, bbox, _ in regions}
+            self._backgrounds["log_area"] = canvas.copy_from_bbox(self._log_area(0, LOG_LINES))
+        finally:
+            for artist in layers:
+                artist.set_visible(True)
+            self._own_draw = self._partial_draw = False
+        for artist in layers:
+            self.fig.draw_artist(artist)
+        canvas.blit(self.fig.bbox)
+        self._log_drawn = [artist.get_text() for artist in self.log_texts]
+
+    def _on_draw(self, _event: object) -> None:
+        # A draw we did not make (resize, expose, the toolbar): the screen is right, our backgrounds are stale.
+        if not self._own_draw:
+            self._backgrounds = None
+
+    def _announce_frame(self) -> None:
+        from matplotlib.backend_bases import DrawEvent
+
+        canvas = self.fig.canvas
+        renderer = canvas.get_renderer() if hasattr(canvas, "get_renderer") else None
+        self._own_draw = True
+        try:
+            canvas.callbacks.process("draw_event", DrawEvent("draw_event", canvas, renderer))
+        finally:
+            self._own_draw = False
+
     def _update_header(self) -> None:
         text, best = header_line(self.history)
-        self.header.set_text(on_screen(text))
+        text = on_screen(text)
+        if text == self.header.get_text():
+            return
+        self.header.set_text(text)
         self.header.set_color(BEST_COLOR if best else "black")
         self.header.get_bbox_patch().set_facecolor(BEST_FACE if best else "white")
+        self._dirty.add("header")
 
     def _log(self, text: str) -> None:
         self.log_lines.append(on_screen(text))
@@ -259,9 +487,13 @@ class RunWindow:
 
     def _show_log(self) -> None:
         lines = list(self.log_lines)
-        for artist, text in zip(self.log_texts, lines + [""] * (LOG_LINES - len(lines))):
+        lines += [""] * (LOG_LINES - len(lines))
+        if lines == [artist.get_text() for artist in self.log_texts]:
+            return
+        for artist, text in zip(self.log_texts, lines):
             artist.set_text(text)
             artist.set_color("#b35900" if text.startswith("⚠") else BEST_COLOR if "NEW BEST" in text else "black")
+        self._dirty.add("log")
 
     def _reader_warning(self, message: str) -> None:
         self._log(self.events.warning(message))
@@ -285,6 +517,7 @@ class RunWindow:
         self.status = Status(status.kind, text)
         self.status_text.set_text(on_screen(text))
         self.status_text.set_color(_STATUS_COLORS.get(status.kind, "black"))
+        self._dirty.add("status")
         return True
 
     def _sync_button(self) -> None:
@@ -331,7 +564,7 @@ class RunWindow:
                 self._stop_sent = True
                 self._stop_error = None
                 if created:
-                    self._log(f"Stop requested: wrote {self.run_dir.stop}; the trainer stops after this epoch")
+                    self._log(f"Stop requested: wrote {self.run_dir.stop}; the trainer stops after the epoch it is in")
                 else:
                     by = request.get("by")
                     self._log("A stop was already requested" + (f" by {by}" if by else "")
@@ -339,7 +572,7 @@ class RunWindow:
         self._sync_button()
         self._refresh_status()
         self._show_log()
-        self.fig.canvas.draw_idle()
+        self.redraw()
 
     def close(self) -> None:
         """End this view (the Close button). Training is not touched."""
@@ -363,20 +596,23 @@ class RunWindow:
         widget = widget_of()
         if not widget.winfo_ismapped():
             return None
+        # Display coordinates are the canvas widget's physical pixels (the figure's dpi already includes
+        # Tk's scaling), with the origin at the bottom left; the screen's origin is at the top left.
         box = self.ax_button.get_window_extent()
-        ratio = getattr(self.fig.canvas, "device_pixel_ratio", 1) or 1
-        height = self.fig.bbox.height
-        x0, y0 = box.x0 / ratio, (height - box.y1) / ratio
-        return (int(widget.winfo_rootx() + x0), int(widget.winfo_rooty() + y0),
-                int(box.width / ratio), int(box.height / ratio))
+        top = self.fig.bbox.height - box.y1
+        return (int(widget.winfo_rootx() + box.x0), int(widget.winfo_rooty() + top), int(box.width),
+                int(box.height))
 
     def _report_geometry(self) -> None:
-        geometry = (self.button_screen_box(), self.button_label)
+        """After a draw: print where the button is, what it says and how many epochs are drawn, on change."""
+        if self._partial_draw:  # the background pass of a frame: the frame is not on screen yet
+            return
+        geometry = (self.button_screen_box(), self.button_label, self.history.n_epochs)
         if geometry != self._geometry and geometry[0] is not None:
             self._geometry = geometry
             x, y, w, h = geometry[0]
-            print(f"[{DEBUG_GEOMETRY_ENV}] button={self.button_label!r} x={x} y={y} w={w} h={h}",
-                  file=sys.stderr, flush=True)
+            print(f"[{DEBUG_GEOMETRY_ENV}] button={self.button_label!r} x={x} y={y} w={w} h={h} "
+                  f"epochs={self.history.n_epochs}", file=sys.stderr, flush=True)
 
 
 # ---- opening a real window -----------------------------------------------------------------------------------

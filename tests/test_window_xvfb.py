@@ -1,0 +1,146 @@
+"""A real window: `stlar watch` on a real training under Xvfb; screenshot it, click Stop with xdotool.
+
+Skipped where Xvfb, xdotool or ImageMagick's `import` is missing (`.ci/run` installs them). The test starts
+its own X server on a free display (`Xvfb -displayfd` picks the number and says when it is ready). Set
+STLAR_SCREENSHOT_DIR to keep the screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from procs import STLAR, Spawned, epochs_in, make_demo_data, run, train_args, wait_for_records
+from shared.logreader import read_log
+from shared.rundir import RunDir
+
+TOOLS = ("Xvfb", "xdotool", "import")
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in TOOLS),
+    reason=f"needs {', '.join(TOOLS)} (apt-get install xvfb xdotool imagemagick)",
+)
+SCREEN = (1600, 1200)
+GEOMETRY = re.compile(r"\[STLAR_DEBUG_GEOMETRY\] button='(?P<label>[^']*)' x=(?P<x>\d+) y=(?P<y>\d+) "
+                      r"w=(?P<w>\d+) h=(?P<h>\d+) epochs=(?P<epochs>\d+)")
+
+
+@pytest.fixture
+def display():
+    """A fresh X server on a free display number, as ':N'."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 30)
+        number = os.read(read_end, 64).decode().strip() if ready else ""
+        assert number.isdigit(), "Xvfb did not report a display within 30 s"
+        yield f":{number}"
+    finally:
+        os.close(read_end)
+        xvfb.terminate()
+        xvfb.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return make_demo_data(tmp_path_factory.mktemp("demo"))
+
+
+def screenshot(display, path):
+    done = run(["import", "-display", display, "-window", "root", str(path)], timeout=60)
+    assert done.returncode == 0, done.stderr
+    keep = os.environ.get("STLAR_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(path, os.path.join(keep, path.name))
+    image = imread(path)
+    if image.ndim == 2:  # ImageMagick writes a screen without colour as greyscale
+        image = np.stack([image] * 3, axis=-1)
+    return image[..., :3]
+
+
+TRAIN_BLUE = (0x1F / 255, 0x77 / 255, 0xB4 / 255)  # matplotlib's tab:blue, the train-loss line
+
+
+def screenshot_showing_curves(display, path, timeout=30.0):
+    """A screenshot once the train-loss curve is on screen (X shows a draw a little after it is made)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        image = screenshot(display, path)
+        blue = np.all(np.abs(image - TRAIN_BLUE) < 0.03, axis=-1).sum()
+        if blue > 300:  # the legend's sample line alone is about 40 pixels
+            return image
+        assert time.monotonic() < deadline, f"no curve on screen after {timeout} s (see {path})"
+
+
+def assert_not_blank(image, box):
+    """The window region holds a drawing: many colours, not one flat fill (a missing window is black)."""
+    x, y, w, h = box
+    region = image[:y + h, :x + w].reshape(-1, 3)
+    assert len(np.unique(region, axis=0)) > 50, "the screenshot looks blank"
+    assert region.std() > 0.05
+
+
+def latest_box(watch, label):
+    """The button's last reported screen box with `label` (Tk's scaling can resize the window once)."""
+    watch.output  # noqa: B018 - collects the lines read so far
+    found = [m for m in map(GEOMETRY.search, watch.lines) if m and m["label"] == label]
+    assert found, f"the window never reported its {label!r} button:\n{watch.output}"
+    return tuple(int(found[-1][k]) for k in "xywh")
+
+
+def click(display, box):
+    x, y, w, h = box
+    done = run(["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "1"], DISPLAY=display)
+    assert done.returncode == 0, done.stderr
+
+
+def test_real_window_stop_button_stops_the_training_after_its_epoch(tmp_path, display, demo):
+    run_dir = tmp_path / "run"
+    with Spawned(train_args(demo, run_dir, epochs=300)) as trainer:
+        wait_for_records(run_dir, lambda records: epochs_in(records) >= 2)
+        with Spawned(STLAR + ["watch", str(run_dir)], DISPLAY=display, STLAR_DEBUG_GEOMETRY="1") as watch:
+            watch.expect("button='Stop Training'", timeout=90)
+            # Wait for a draw that shows the epochs (the history is drawn at once on attach).
+            while not any(m and int(m["epochs"]) >= 2 for m in map(GEOMETRY.search, watch.lines)):
+                watch.expect("[STLAR_DEBUG_GEOMETRY]", timeout=60)
+            box = latest_box(watch, "Stop Training")
+            x, y, w, h = box
+            assert 0 <= x and x + w <= SCREEN[0] and 0 <= y and y + h <= SCREEN[1]
+            assert_not_blank(screenshot_showing_curves(display, tmp_path / "viewer_live.png"), box)
+            # Click the middle of the button where the window says it is; should a late rescale have moved
+            # it just then, the next report says where to click again.
+            for attempt in range(3):
+                click(display, latest_box(watch, "Stop Training"))
+                try:
+                    watch.expect("Stop requested: wrote", timeout=10)
+                    break
+                except AssertionError:
+                    if attempt == 2:
+                        raise
+            watch.expect("button='Stopping...'", timeout=30)
+            assert trainer.finish(timeout=120) == 0, trainer.output
+            watch.expect("button='Close'", timeout=30)
+            box = latest_box(watch, "Close")
+            x, y, w, h = box
+            image = screenshot(display, tmp_path / "viewer_stopped.png")
+            assert_not_blank(image, box)
+            # The button is green now (#2ca02c), left of its label.
+            assert np.allclose(image[y + h // 2, x + w // 8], (0x2C / 255, 0xA0 / 255, 0x2C / 255), atol=0.02)
+            click(display, box)
+            assert watch.finish(timeout=30) == 0  # Close closed the window and the viewer exited
+    records, _ = read_log(RunDir(run_dir).log)
+    stop = next(r for r in records if r["type"] == "stop_requested")
+    end = records[-1]
+    assert end["type"] == "end" and end["reason"] == "stopped"
+    assert end["epochs_run"] == stop["epoch"] < 300  # it finished the epoch it was in, then stopped
+    assert stop["stop"]["by"].startswith("stlar watch (")
