@@ -6,6 +6,7 @@ values only, so it loads with `torch.load(path, weights_only=True)` (no pickled 
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,13 @@ def save_checkpoint(path: str | Path, model: nn.Module, model_type: int, epoch: 
     """
     path = Path(path)
     data = checkpoint_dict(model, model_type, epoch, val_loss, config)
+    # Serialised in memory, then written as plain bytes: torch's own file writer reports a full disk as
+    # "unexpected pos 15808 vs 15704"; a plain write says "No space left on device".
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
     try:
         with atomic_path(path) as tmp:
-            torch.save(data, tmp)
+            tmp.write_bytes(buffer.getbuffer())
     except OSError as exc:
         raise RunDirError(
             f"{path}: cannot save the checkpoint ({exc.strerror or exc}); free disk space or choose another "
