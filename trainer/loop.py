@@ -73,6 +73,7 @@ class LoopState:
     message: str = ""
     signal_noted: bool = False  # a signal after a stop-file stop was acknowledged
     early: EarlyStopping = field(default_factory=EarlyStopping)
+    saved: tuple[int, float] | None = None  # (epoch, val loss) of the weights best.pt holds, once saved
 
 
 def train_loop(
@@ -184,6 +185,7 @@ def train_loop(
         if is_best:
             with io.critical():  # best.pt is on disk before the epoch record says best: true
                 io.save_checkpoint(epoch, val_loss)
+            st.saved = (epoch, val_loss)
 
         # ---- log and console --------------------------------------------------------------------------------
         best_val = st.early.best if st.early.best_epoch is not None else None

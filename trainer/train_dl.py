@@ -218,8 +218,9 @@ def train_dl(
                 # ---- 4. whatever happened: end record, outputs, report ---------------------------------------
                 interrupts.mute()
                 reason = state.reason or "failed"
-                best_epoch = state.early.best_epoch
-                best_val = state.early.best if best_epoch is not None else None
+                # The best epoch is the one best.pt holds: a save that failed (disk full) or was cut short
+                # must not be reported as the best.
+                best_epoch, best_val = state.saved or (None, None)
                 if log_ok:
                     try:
                         write_record(END, reason=reason, epochs_run=state.epochs_run, best_epoch=best_epoch,
