@@ -37,7 +37,8 @@ def request_stop(
     Two requests at the same moment (two viewers, two `stlar stop`) make one stop file: the content is
     written to a temporary file that is then hard-linked to `STOP`, which fails if `STOP` exists. Where the
     file system has no hard links, a rename is used (the last writer wins; still one stop).
-    Raises RunDirError if the run directory cannot be written.
+    On a full disk the stop file is created empty (a stop without details). Raises RunDirError if the run
+    directory cannot be written.
     """
     stop_path = Path(stop_path)
     request = {"requested_at": clock(), "by": by, "run_id": run_id}
@@ -50,16 +51,28 @@ def request_stop(
             f"or stop the trainer with Ctrl-C in its terminal"
         ) from exc
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            # No room for the content (a full disk): an empty stop file is still a stop (`read_stop` gives
+            # {}), and a user whose disk is full needs the stop most.
+            with contextlib.suppress(OSError):
+                os.truncate(tmp, 0)
         try:
             os.link(tmp, stop_path)
         except FileExistsError:
             return False, read_stop(stop_path) or request
         except OSError:
-            os.replace(tmp, stop_path)
+            try:
+                os.replace(tmp, stop_path)
+            except OSError as exc:
+                raise RunDirError(
+                    f"{stop_path}: cannot create the stop file ({exc.strerror}); stop the trainer with Ctrl-C "
+                    "in its terminal"
+                ) from exc
         return True, request
     finally:
         with contextlib.suppress(OSError):
