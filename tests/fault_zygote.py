@@ -7,7 +7,8 @@ a real SIGKILL. The tests also start some trainings as fresh `python -m stlar` p
 compared (tests/faults.py, `Zygote`).
 
 Protocol (one JSON object per line): the client writes a request
-`{"argv": [...], "cwd": DIR, "out": FILE, "env": {...}, "inject": {...} | null, "fsize": BYTES | null}`;
+`{"argv": [...], "cwd": DIR, "out": FILE, "err": FILE | null, "env": {...}, "inject": {...} | null,
+"fsize": BYTES | null}` (stderr goes to `out` too unless `err` is given);
 the server answers `{"pid": PID}` at once and `{"pid": PID, "exit": CODE}` when the child has ended (CODE is
 negative for a signal, as in subprocess). One child at a time. The server never trains anything itself, so
 every child starts from the same clean state.
@@ -133,17 +134,25 @@ def _install_kill(point: str, k: int) -> None:
 
         os.write, os.fsync = write, fsync
     elif point == "checkpoint_mid":
+        # Wherever the checkpoint's bytes reach its temporary file (`.best.*.tmp.pt`): torch.save to the
+        # path, or Path.write_bytes of a buffer; half of them are written, then the kill.
         import torch
 
-        real_save = torch.save
+        real_save, real_write_bytes = torch.save, Path.write_bytes
 
         def save(obj, f, *args, **kwargs):
             real_save(obj, f, *args, **kwargs)
-            if hit():
+            if isinstance(f, (str, os.PathLike)) and Path(f).name.startswith(".best.") and hit():
                 os.truncate(f, os.path.getsize(f) // 2)
                 _die()
 
-        torch.save = save
+        def write_bytes(self, data):
+            if self.name.startswith(".best.") and hit():
+                real_write_bytes(self, bytes(data)[: len(data) // 2])
+                _die()
+            return real_write_bytes(self, data)
+
+        torch.save, Path.write_bytes = save, write_bytes
     elif point in ("checkpoint_unrenamed", "checkpoint_renamed", "outputs", "archive"):
         real_replace = os.replace
         outputs = ("training_metrics.json", "training_params.json", "training_curves.png")
@@ -190,12 +199,13 @@ def _child(req: dict) -> None:
         os.setsid()  # its own process group: the test can reach its data-loader workers too
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         fd = os.open(req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        err = os.open(req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) if req.get("err") else fd
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-        os.close(null)
+        os.dup2(err, 2)
+        for opened in {fd, err, null}:
+            os.close(opened)
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)

@@ -125,12 +125,25 @@ class _Zero(dict):
 @dataclass
 class Child:
     pid: int
-    out: Path  # its stdout and stderr
+    out: Path  # its stdout (and its stderr, unless `err` is set)
+    err: Path | None = None
     exit: int | None = None
 
     @property
     def output(self) -> str:
-        return self.out.read_text(encoding="utf-8", errors="replace") if self.out.exists() else ""
+        return _text(self.out) + (_text(self.err) if self.err else "")
+
+    @property
+    def stdout(self) -> str:
+        return _text(self.out)
+
+    @property
+    def stderr(self) -> str:
+        return _text(self.err) if self.err else ""
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
 class Zygote:
@@ -163,16 +176,20 @@ class Zygote:
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
 
-    def start(self, argv: list[str], cwd: Path, out: Path, *, inject: dict | None = None,
+    def start(self, argv: list[str], cwd: Path, out: Path, *, err: Path | None = None, inject: dict | None = None,
               env: dict[str, str] | None = None, fsize: int | None = None) -> Child:
-        """Fork `stlar ARGV` in `cwd`, its output to `out`; return at once."""
+        """Fork `stlar ARGV` in `cwd`, its output to `out` (stderr to `err` if given); return at once.
+
+        `inject` (see tests/fault_zygote.py) makes it kill itself or write the stop file at a chosen moment;
+        `fsize` limits the size of every file it writes (RLIMIT_FSIZE; writes beyond fail with EFBIG).
+        """
         assert self.child is None or self.child.exit is not None, "one child at a time"
         assert self.proc.stdin is not None
-        req = {"argv": [str(a) for a in argv], "cwd": str(cwd), "out": str(out), "inject": inject,
-               "env": env or {}, "fsize": fsize}
+        req = {"argv": [str(a) for a in argv], "cwd": str(cwd), "out": str(out), "err": str(err) if err else None,
+               "inject": inject, "env": env or {}, "fsize": fsize}
         self.proc.stdin.write((json.dumps(req) + "\n").encode())
         self.proc.stdin.flush()
-        self.child = Child(pid=self._reply(TIMEOUT)["pid"], out=out)
+        self.child = Child(pid=self._reply(TIMEOUT)["pid"], out=out, err=err)
         return self.child
 
     def wait(self, child: Child, timeout: float = TIMEOUT) -> int:
