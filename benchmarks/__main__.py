@@ -61,6 +61,27 @@ def machine() -> dict[str, str]:
             "commit": commit, "versions": ", ".join(f"{k} {v}" for k, v in versions.items())}
 
 
+def markdown_report(mode: str, info: dict[str, str], rows: list[Row], names: list[str]) -> str:
+    only = "" if len(names) == len(MODULES) else f" --only {' '.join(names)}"
+    command = f"python -m benchmarks{' --quick' if mode == 'quick' else ''}{only}"
+    lines = [
+        f"## Results ({mode} run, {info['date']})",
+        "",
+        f"- Machine: {info['cpu']}, {info['cores']} cores, {info['memory']} memory; {info['os']}",
+        f"- Load average (1, 5, 15 min): {info['load']} before the run, {info['load_after']} after",
+        f"- Code: commit {info['commit'] or 'unknown'} (plus uncommitted changes, if any); {info['versions']}",
+        f"- Command: `{command}`",
+        "",
+        markdown_table(rows),
+        "",
+        "value: the median unless the cell names another statistic (p50, p99, mean); spread: interquartile "
+        "range from 4 samples up, else min-max; n: samples. Ratios are medians of ratios of paired, "
+        "alternated measurements.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def run_all(ctx: Context, names: list[str]) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     errors: list[str] = []
@@ -98,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print(text_table(rows))
     if args.markdown:
-        args.markdown.write_text(
-            f"<!-- {header} -->\n{markdown_table(rows)}\n", encoding="utf-8")
+        args.markdown.write_text(markdown_report(mode, info, rows, names), encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps({"mode": mode, "machine": info, "rows": [r.as_dict() for r in rows],
                                          "errors": errors}, indent=1), encoding="utf-8")

@@ -25,7 +25,7 @@ def attach_once(run_dir) -> tuple[float, int]:
         view.tick()
         if not view.draws:
             raise RuntimeError("the view drew nothing on its first tick")
-        return view.draws[0] - t0, view.n_epochs
+        return view.draws[-1] - t0, view.n_epochs
     finally:
         view.close()
 

@@ -28,6 +28,11 @@ class Trained:
     seconds: float  # wall time of the whole run, from options to outputs
     val_loss: list[float]  # per epoch
     epoch_rates: list[float]  # training segments per second of each epoch (train + validation pass)
+    epoch_period: float = math.nan  # seconds from the first epoch record to the last, per epoch: all per-epoch costs
+
+
+def _period(times: list[float]) -> float:
+    return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else math.nan
 
 
 def demo_config(data_dir: Path, out_dir: Path, epochs: int | None):
@@ -63,7 +68,8 @@ def with_protocol(cfg) -> Trained:
     records, _ = read_log(RunDir(cfg.out_dir).log)
     n_train = next(r["n_train"] for r in records if r["type"] == START)
     epochs = [r for r in records if r["type"] == EPOCH]
-    return Trained(seconds, [r["val_loss"] for r in epochs], [n_train / r["seconds"] for r in epochs])
+    return Trained(seconds, [r["val_loss"] for r in epochs], [n_train / r["seconds"] for r in epochs],
+                   _period([r["time"] for r in epochs]))
 
 
 def _setup(cfg):
@@ -92,17 +98,19 @@ def without_protocol(cfg) -> Trained:
     t0 = time.perf_counter()
     model, optimizer, train_loader, val_loader, n_train = _setup(cfg)
     epoch_times: list[float] = []
+    stamps: list[float] = []
 
-    def write_record(rtype, **fields):  # no log: only the clock reading a rate needs, no I/O
+    def write_record(rtype, **fields):  # no log: only what the figures need from an epoch, no I/O
         if rtype == EPOCH:
             epoch_times.append(fields["seconds"])
+            stamps.append(time.time())
 
     loop_io = LoopIO(write_record=write_record, save_checkpoint=lambda epoch, val_loss: None,
                      printer=_silent_printer())
     state = train_loop(model, optimizer, train_loader, val_loader, epochs=cfg.epochs, patience=cfg.patience,
                        min_delta=cfg.min_delta, io=loop_io, device="cpu")
     seconds = time.perf_counter() - t0
-    return Trained(seconds, list(state.val_loss), [n_train / s for s in epoch_times])
+    return Trained(seconds, list(state.val_loss), [n_train / s for s in epoch_times], _period(stamps))
 
 
 def plain_loop(cfg, epochs: int) -> Trained:

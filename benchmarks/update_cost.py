@@ -26,9 +26,9 @@ def update_once(log: LiveLog, view: AggView) -> float:
     before, draws = view.n_epochs, len(view.draws)
     view.nudge()
     view.tick()
-    if view.n_epochs != before + 1 or len(view.draws) != draws + 1:
+    if view.n_epochs != before + 1 or len(view.draws) == draws:
         raise RuntimeError(f"update did not show the new epoch ({before} -> {view.n_epochs}, "
-                           f"{len(view.draws) - draws} draws)")
+                           f"{len(view.draws) - draws} frames)")
     return view.draws[-1] - t0
 
 

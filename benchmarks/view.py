@@ -3,8 +3,9 @@
 `AggView` builds `viewer.window.RunWindow` (the class `stlar watch` shows) on an Agg figure of the window's
 size, fed by a `viewer.follow.Follower`. On a GUI backend a canvas timer calls `RunWindow.tick()` every
 TIMER_MS; here the caller calls `tick()` itself (see `latency.run_timer`). Agg's `draw_idle` draws at once,
-so when `tick()` returns the frame is complete. The frame's finish time comes from matplotlib's public
-`draw_event` (fired at the end of `Figure.draw`), so nothing in the viewer needs a benchmark hook.
+so when `tick()` returns the frame is complete. The frame's finish time comes from the canvas's `draw_event`
+(matplotlib fires it at the end of a full draw; the window also fires it after a blitted frame), so nothing
+in the viewer needs a benchmark hook. A full frame may fire it twice; the last one is the frame's end.
 
 `Tap` sits between the follower and the window and remembers the epoch records each drain hands over, so a
 latency can be computed from the record's own `time` (set by the writer just before its write and fsync).
@@ -62,7 +63,7 @@ class AggView:
 
         self.fig = Figure(figsize=FIGSIZE)
         FigureCanvasAgg(self.fig)
-        self.draws: list[float] = []
+        self.draws: list[float] = []  # wall-clock time of each draw_event
         self.fig.canvas.mpl_connect("draw_event", lambda _event: self.draws.append(time.time()))
         self.follower = Follower(run_dir, poll=poll)
         if start:
