@@ -8,6 +8,7 @@ them (a Windows code page, `PYTHONIOENCODING=ascii`).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +37,7 @@ class Printer:
         self._task = None
         self._last_refresh = 0.0
         self._console = None
+        self.lost = False  # the console could not be written to: nothing more is printed
         if self.tty:
             from rich.console import Console
 
@@ -43,15 +45,41 @@ class Printer:
                                     markup=False, soft_wrap=True)
 
     def line(self, text: str = "") -> None:
-        """Print one line (ASCII stand-ins where the stream needs them)."""
-        text = asciify(text, self.glyphs)
-        if self._console is not None:
-            self._console.print(text)
+        """Print one line (ASCII stand-ins where the stream needs them). Never raises: see `_lose`."""
+        if self.lost:
             return
+        text = asciify(text, self.glyphs)
         try:
-            print(text, file=self.stream, flush=True)
-        except UnicodeEncodeError:  # a stream that claimed an encoding it cannot honour
-            print(text.encode("ascii", "replace").decode("ascii"), file=self.stream, flush=True)
+            if self._console is not None:
+                self._console.print(text)
+                return
+            try:
+                print(text, file=self.stream, flush=True)
+            except UnicodeEncodeError:  # a stream that claimed an encoding it cannot honour
+                print(text.encode("ascii", "replace").decode("ascii"), file=self.stream, flush=True)
+        except (OSError, ValueError) as exc:
+            self._lose(exc)
+
+    def _lose(self, exc: BaseException) -> None:
+        """The console is gone (its file's disk is full, the pipe's reader or the ssh session died): say so
+        once on stderr and print nothing more. Hours of training must not end because a print failed; the
+        log is the record of the run, and `stlar watch` shows it."""
+        self.lost = True
+        self._progress = self._task = None
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        try:
+            # Point the dead descriptor at /dev/null, or Python's final flush of it fails again at exit.
+            fd = self.stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        except (AttributeError, OSError, ValueError):
+            pass
+        try:
+            print(f"stlar train-dl: cannot write to the console any more ({why}); training goes on "
+                  "(follow it with stlar watch)", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
 
     def lines(self, texts: Iterable[str]) -> None:
         for text in texts:
@@ -59,7 +87,7 @@ class Printer:
 
     def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
         """Begin the bar of one epoch (terminal only; it is removed again by `epoch_end`)."""
-        if self._console is None:
+        if self._console is None or self.lost:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -75,7 +103,10 @@ class Printer:
             auto_refresh=False,
         )
         self._task = self._progress.add_task("epoch", total=batches, phase="train", loss="-")
-        self._progress.start()
+        try:
+            self._progress.start()
+        except (OSError, ValueError) as exc:
+            self._lose(exc)
         self._last_refresh = self._clock()
 
     def batch(self, batch: int, batches: int, loss: float | None, phase: str = "train") -> None:
@@ -86,15 +117,20 @@ class Printer:
         self._progress.update(self._task, completed=batch, total=batches, loss=shown, phase=phase)
         now = self._clock()
         if now - self._last_refresh >= BAR_REFRESH_S or batch >= batches:
-            self._progress.refresh()
+            try:
+                self._progress.refresh()
+            except (OSError, ValueError) as exc:
+                self._lose(exc)
             self._last_refresh = now
 
     def epoch_end(self) -> None:
         """Remove the bar (the epoch line printed next takes its place)."""
         if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
+            progress, self._progress, self._task = self._progress, None, None
+            try:
+                progress.stop()
+            except (OSError, ValueError) as exc:
+                self._lose(exc)
 
     def close(self) -> None:
         self.epoch_end()
@@ -112,6 +148,7 @@ class ListPrinter(Printer):
         self.tty = False
         self._console = None
         self._progress = None
+        self.lost = False
         self.batches: list[tuple[int, int, str]] = []
 
     def line(self, text: str = "") -> None:
