@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.backend_bases import CloseEvent
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import findfont
@@ -365,3 +366,27 @@ def test_malformed_log_lines_are_skipped_with_a_warning_naming_the_line(tmp_path
     assert warnings[0].startswith("⚠ training_log.jsonl line 2: skipped (not valid JSON")
     assert warnings[1].startswith("⚠ training_log.jsonl line 3: skipped")
     assert records[-1]["type"] == "end"
+
+
+def test_closing_the_window_never_stops_training(tmp_path):
+    window, _source, closed, _out = make_window(tmp_path)
+    window.apply([Run().start()])
+    CloseEvent("close_event", window.fig.canvas)._process()  # what the window manager's close button does
+    assert window.closed and closed == []  # the Close button's action did not run
+    assert not (tmp_path / "STOP").exists()
+
+
+def test_reopening_gives_the_same_view(tmp_path):
+    write_run(RunDir(tmp_path).log, [(0.5, 0.52), (0.45, 0.5), (0.44, 0.52), (0.43, 0.53)], end=None, planned=9)
+    frames = []
+    for _ in range(2):
+        fig = Figure(figsize=FIGSIZE)
+        FigureCanvasAgg(fig)
+        with Follower(tmp_path) as follower:
+            window = RunWindow(fig, tmp_path, follower, out=None, clock=lambda: T0, alive=lambda pid, since: True)
+            window.tick()
+        frames.append((window.header.get_text(), list(window.log_lines), window.status.text,
+                       np.asarray(fig.canvas.buffer_rgba()).copy()))
+    (h1, l1, s1, px1), (h2, l2, s2, px2) = frames
+    assert (h1, l1, s1) == (h2, l2, s2)
+    assert np.array_equal(px1, px2)

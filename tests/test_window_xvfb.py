@@ -115,6 +115,10 @@ def test_real_window_stop_button_stops_the_training_after_its_epoch(tmp_path, di
                 watch.expect("[STLAR_DEBUG_GEOMETRY]", timeout=60)
             box = latest_box(watch, "Stop Training")
             x, y, w, h = box
+            found = run(["xdotool", "search", "--name", "^stlar watch"], DISPLAY=display)
+            names = [run(["xdotool", "getwindowname", wid], DISPLAY=display).stdout.strip()
+                     for wid in found.stdout.split()]
+            assert f"stlar watch — {run_dir}" in names, f"no window titled with the run dir: {names}"
             assert 0 <= x and x + w <= SCREEN[0] and 0 <= y and y + h <= SCREEN[1]
             assert_not_blank(screenshot_showing_curves(display, tmp_path / "viewer_live.png"), box)
             # Click the middle of the button where the window says it is; should a late rescale have moved
@@ -144,3 +148,17 @@ def test_real_window_stop_button_stops_the_training_after_its_epoch(tmp_path, di
     assert end["type"] == "end" and end["reason"] == "stopped"
     assert end["epochs_run"] == stop["epoch"] < 300  # it finished the epoch it was in, then stopped
     assert stop["stop"]["by"].startswith("stlar watch (")
+
+
+def test_ctrl_c_closes_the_window_and_exits_0(tmp_path, display):
+    from fake_run import write_run
+
+    write_run(RunDir(tmp_path).log, 3, end=None, planned=50, pid=os.getpid())  # live: this test's process
+    for _ in range(3):  # the signal can land in a timer tick, a draw or Tk's own wait: all must end the view
+        with Spawned(STLAR + ["watch", str(tmp_path)], DISPLAY=display, STLAR_DEBUG_GEOMETRY="1") as watch:
+            watch.expect("epochs=3", timeout=60)
+            watch.interrupt()
+            assert watch.finish(timeout=30) == 0
+            assert "Detached; training continues" in watch.output
+            assert "Traceback" not in watch.output
+    assert not RunDir(tmp_path).stop.exists()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -157,6 +159,7 @@ class RunWindow:
         self.status = Status(WAITING, "waiting for the run")
         self.button_label = ""
         self.closed = False
+        self.interrupted = False  # set by a Ctrl-C handler while the GUI loop runs
         self._stop_sent = False
         self._stop_error: str | None = None
         self._last_status = -float("inf")
@@ -246,7 +249,10 @@ class RunWindow:
         self.timer.start()
 
     def _tick_guarded(self) -> None:
-        # A timer callback that raises would print the same traceback 20 times a second; say it once, go on.
+        if self.interrupted:  # Ctrl-C in the terminal (see `show`): end the view, never the training
+            self.close()
+            return
+        # A timer callback that raises would print the same traceback 40 times a second; say it once, go on.
         try:
             self.tick()
         except Exception:
@@ -663,18 +669,32 @@ def _fit_to_screen(fig: Figure) -> None:
 
 
 def show(window: RunWindow) -> bool:
-    """Run the GUI loop until the window is closed; return True if Ctrl-C in the terminal ended it."""
+    """Run the GUI loop until the window is closed; return True if Ctrl-C in the terminal ended it.
+
+    Ctrl-C only sets a flag that the next tick (within TIMER_MS) acts on by closing the window: raised as
+    KeyboardInterrupt inside a GUI callback, Tk would print it and carry on.
+    """
     import matplotlib.pyplot as plt
 
     if window.on_close is None:
         window.on_close = lambda: plt.close(window.fig)
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        window.interrupted = True
+
+    restore = None
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        restore = signal.signal(signal.SIGINT, on_sigint)
     window.start_timer()
     try:
         plt.show()
     except KeyboardInterrupt:
         return True
     finally:
+        if restore is not None:
+            signal.signal(signal.SIGINT, restore)
         if window.timer is not None:
             window.timer.stop()
         plt.close("all")
-    return False
+    return window.interrupted
