@@ -540,6 +540,7 @@ class RunWindow:
         self.button_label = label
         face, hover = _BUTTON_COLORS[label]
         self.button.label.set_text(label)
+        self.button.label.set_color("#424242" if label == STOPPING_LABEL else "white")  # legible on gray
         self.button.color, self.button.hovercolor = face, hover
         self.ax_button.set_facecolor(face)
         self.button.set_active(label != STOPPING_LABEL)
