@@ -2,12 +2,14 @@
 
 "Starting the view" is what `stlar watch` does after its imports: build the window's figure, start the
 follower, drain the whole log, fold it into the history, update the panels and draw. Measured in-process
-(imports excluded; `memory` reports the whole `stlar replay --png` process with them). Alternated with a
-bare read of the same log by the shared reader, which is the floor any view pays.
+(imports excluded; `memory` reports the whole `stlar replay --png` process with them; garbage left by the
+previous repeat is collected before the clock starts, as a fresh process has none). Alternated with a bare
+read of the same log by the shared reader, which is the floor any view pays.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 
 from benchmarks.context import Context
@@ -19,6 +21,7 @@ from shared.rundir import RunDir
 
 def attach_once(run_dir) -> tuple[float, int]:
     """Seconds from constructing the view to the end of its first frame, and the epochs it shows."""
+    gc.collect()  # the previous attach's garbage (figures are full of cycles) is not this one's cost
     t0 = time.time()
     view = AggView(run_dir, start=True)
     try:
@@ -31,6 +34,7 @@ def attach_once(run_dir) -> tuple[float, int]:
 
 
 def read_once(log) -> tuple[float, int]:
+    gc.collect()
     t0 = time.perf_counter()
     n = len(LogReader(log).poll())
     return time.perf_counter() - t0, n

@@ -10,6 +10,7 @@ Skipped with a note where tensorboard is not installed (CI installs `.[test]` on
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def write_events(log_dir: Path, n: int) -> None:
 def load_tensorboard(log_dir: Path) -> tuple[float, int]:
     from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
+    gc.collect()
     t0 = time.perf_counter()
     acc = EventAccumulator(str(log_dir), size_guidance={SCALARS: 0})
     acc.Reload()
@@ -46,6 +48,7 @@ def load_tensorboard(log_dir: Path) -> tuple[float, int]:
 
 
 def load_ours(log: Path) -> tuple[float, int]:
+    gc.collect()
     t0 = time.perf_counter()
     records, _warnings = read_log(log)
     history = history_of(records)
