@@ -23,11 +23,15 @@ from shared.rundir import RunDir
 EPOCHS, PLANNED = 20, 1000
 
 
+def _figure(mode: str) -> str:
+    return f"viewer idle CPU, watch --no-window{'' if mode == 'native' else ' --poll'}"
+
+
 def run(ctx: Context) -> list[Row]:
     modes = {"native": [], "--poll": ["--poll"]}
     if not sys.platform.startswith("linux"):
-        return [Row(f"viewer idle CPU, watch --no-window {m}".strip(), unit="%", stat="mean", target=("<=", 1.0),
-                    skipped="needs Linux (/proc)") for m in modes]
+        return [Row(_figure(mode), unit="%", stat="mean", target=("<=", 1.0), skipped="needs Linux (/proc)")
+                for mode in modes]
     procs = {}
     try:
         for mode, extra in modes.items():
@@ -62,7 +66,7 @@ def run(ctx: Context) -> list[Row]:
     rows = []
     for mode in procs:
         total = 100 * (last[mode][1] - first[mode][1]) / (last[mode][0] - first[mode][0])
-        rows.append(Row(f"viewer idle CPU, watch --no-window{'' if mode == 'native' else ' --poll'}", slices[mode],
+        rows.append(Row(_figure(mode), slices[mode],
                         "%", stat="mean", target=("<=", 1.0),
                         note=f"% of one core per {slice_s:g} s slice; {fmt(total)}% over {ctx.idle_seconds:g} s "
                              f"(clock tick {1000 / CLK_TCK:g} ms)"))

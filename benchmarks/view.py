@@ -28,8 +28,15 @@ class Tap:
 
     def __init__(self, follower: Any) -> None:
         self.follower = follower
-        self.on_warning = None
         self._epochs: list[dict] = []
+
+    @property
+    def on_warning(self):
+        return self.follower.on_warning
+
+    @on_warning.setter
+    def on_warning(self, value) -> None:  # the window sets it on its source: it belongs to the follower
+        self.follower.on_warning = value
 
     def due(self) -> bool:
         return self.follower.due()
@@ -42,12 +49,6 @@ class Tap:
     def take(self) -> list[dict]:
         epochs, self._epochs = self._epochs, []
         return epochs
-
-    # the window sets `on_warning` on its source; pass it on to the follower
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        if name == "on_warning" and "follower" in self.__dict__:
-            self.follower.on_warning = value
 
 
 class AggView:
