@@ -185,7 +185,9 @@ def test_a_stop_file_ends_the_run_after_that_epoch_and_a_second_trainer_is_refus
     assert (end["type"], end["reason"]) == ("end", "stopped")
     assert end["epochs_run"] == stop["epoch"] < 100000
     assert stop["stop"]["by"] == "the test" and stop["stop"]["run_id"] == run_id
-    assert recs[-2]["type"] == "epoch" and recs[-2]["epoch"] == stop["epoch"]  # that epoch was finished
+    # That epoch was finished and no later one begun. The stop may land before or just after its epoch
+    # record (the trainer also polls right after writing it), so the record order may be either.
+    assert [r["epoch"] for r in recs if r["type"] == "epoch"][-1] == stop["epoch"]
     assert f"Stop requested - finishing epoch {stop['epoch']}" in stdout
     assert {"training_metrics.json", "training_params.json", "best.pt"} <= run_dir_files(out)
     assert json.loads((out / "training_metrics.json").read_text())["stop_reason"] == "stopped"
