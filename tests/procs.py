@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -165,3 +168,53 @@ def wait_for_records(run_dir: Path, until, timeout: float = 120.0) -> list[dict]
 
 def epochs_in(records: list[dict]) -> int:
     return sum(1 for r in records if r["type"] == "epoch")
+
+
+# ---- the OS: dead processes, unwritable folders, an X server ----------------------------------------------------
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped (a trainer that is gone)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@contextlib.contextmanager
+def unwritable(folder: Path, monkeypatch):
+    """`folder` refuses new files as a read-only folder does (EACCES), for root too.
+
+    Root ignores permission bits, so there the stop-file protocol's temporary file gets the same OS error.
+    """
+    if os.geteuid() == 0:
+        import shared.stopfile
+
+        def no_mkstemp(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(shared.stopfile.tempfile, "mkstemp", no_mkstemp)
+    folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o755)
+
+
+@contextlib.contextmanager
+def xvfb(screen: str = "1600x1200x24"):
+    """A fresh X server on a free display number, as ':N' (`Xvfb -displayfd` picks it and says when ready)."""
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", screen, "-nolisten", "tcp"],
+                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 30)
+        number = os.read(read_end, 64).decode().strip() if ready else ""
+        assert number.isdigit(), "Xvfb did not report a display within 30 s"
+        yield f":{number}"
+    finally:
+        os.close(read_end)
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def have(*tools: str) -> bool:
+    return all(shutil.which(tool) is not None for tool in tools)

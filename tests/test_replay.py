@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,17 +11,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from fake_run import start_fields, write_run
-from procs import STLAR, run, train_args
+from fake_run import write_run
+from procs import STLAR, dead_pid, run, train_args
 from shared.rundir import RunDir
 from viewer.replay import ReplaySource, load_run, print_run
 from viewer.window import FIGSIZE, RunWindow
 
-
-def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 def assert_figure_png(path):

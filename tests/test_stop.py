@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from fake_run import write_run
-from procs import FAKE_RUN, STLAR, Spawned, epochs_in, run, wait_for_records
+from procs import FAKE_RUN, STLAR, Spawned, dead_pid, epochs_in, run, unwritable, wait_for_records
 from shared.errors import RunDirError
 from shared.logreader import read_log
 from shared.rundir import RunDir
@@ -48,11 +46,6 @@ def test_a_second_stop_says_who_asked_first(tmp_path):
     assert json.loads(rd.stop.read_text())["by"] == "stlar watch (ana@lab)"
 
 
-def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
 
 @pytest.mark.parametrize(
     "setup, message",
@@ -88,17 +81,6 @@ def test_refusals_are_one_line_and_exit_2(tmp_path, setup, message):
 def test_a_run_dir_the_user_cannot_write_is_explained(tmp_path, monkeypatch):
     rd = RunDir(tmp_path)
     write_run(rd.log, 1, end=None, pid=os.getpid())
-    if os.geteuid() == 0:  # root writes anywhere: give the stop-file protocol the OS error a user would get
-        import shared.stopfile
-
-        def no_mkstemp(*args, **kwargs):
-            raise PermissionError(13, "Permission denied")
-
-        monkeypatch.setattr(shared.stopfile.tempfile, "mkstemp", no_mkstemp)
-    else:
-        tmp_path.chmod(0o555)
-    try:
+    with unwritable(tmp_path, monkeypatch):
         with pytest.raises(RunDirError, match=r"cannot write the stop file \(Permission denied\); ask the run's owner"):
             stop_run(tmp_path)
-    finally:
-        tmp_path.chmod(0o755)

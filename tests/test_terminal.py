@@ -5,16 +5,13 @@ from __future__ import annotations
 import io
 import os
 import re
-import subprocess
 import sys
 import threading
 
 import pytest
 
 from fake_run import write_run
-from procs import (
-    FAKE_RUN, STLAR, Spawned, epochs_in, make_demo_data, train_args, wait_for_records,
-)
+from procs import FAKE_RUN, STLAR, Spawned, dead_pid, epochs_in, make_demo_data, train_args, wait_for_records
 from shared.logreader import read_log
 from shared.rundir import RunDir
 from viewer.terminal import ConsolePrinter
@@ -25,12 +22,6 @@ EPOCH_LINE = re.compile(r"^Epoch\s+(\d+)/(\d+) \| Train: ")
 def epoch_numbers(lines):
     return [int(m.group(1)) for m in map(EPOCH_LINE.match, lines) if m]
 
-
-def dead_pid() -> int:
-    """The pid of a process that has exited and been reaped."""
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 @pytest.fixture(scope="module")

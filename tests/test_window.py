@@ -6,7 +6,6 @@ import io
 import json
 import os
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from matplotlib.font_manager import findfont
 from matplotlib.ft2font import FT2Font
 
 from fake_run import Epochs, start_fields, write_run
-from shared.errors import RunDirError
+from procs import unwritable
 from shared.logreader import NewRun
 from shared.rundir import RunDir
 from viewer.events import CATCH_UP_EPOCHS
@@ -169,19 +168,8 @@ def test_a_stop_already_requested_is_said_and_not_overwritten(tmp_path):
 def test_a_run_dir_the_viewer_cannot_write_explains_instead_of_crashing(tmp_path, monkeypatch):
     window, _source, _closed, _out = make_window(tmp_path)
     window.apply([Run().start()])
-    if os.geteuid() == 0:  # root writes anywhere: make the stop-file protocol meet the same OS error
-        import shared.stopfile
-
-        def no_mkstemp(*args, **kwargs):
-            raise PermissionError(13, "Permission denied")
-
-        monkeypatch.setattr(shared.stopfile.tempfile, "mkstemp", no_mkstemp)
-    else:
-        tmp_path.chmod(0o555)
-    try:
+    with unwritable(tmp_path, monkeypatch):
         window.click()
-    finally:
-        tmp_path.chmod(0o755)
     assert not (tmp_path / "STOP").exists()
     assert window.log_lines[-1].startswith("⚠ Cannot stop the run: ")
     assert "cannot write the stop file (Permission denied)" in window.log_lines[-1]

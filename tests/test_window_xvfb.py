@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import shutil
-import subprocess
 import time
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from procs import STLAR, Spawned, epochs_in, make_demo_data, run, train_args, wait_for_records
+from procs import STLAR, Spawned, epochs_in, have, make_demo_data, run, train_args, wait_for_records, xvfb
 from shared.logreader import read_log
 from shared.rundir import RunDir
 
 TOOLS = ("Xvfb", "xdotool", "import")
 pytestmark = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in TOOLS),
+    not have(*TOOLS),
     reason=f"needs {', '.join(TOOLS)} (apt-get install xvfb xdotool imagemagick)",
 )
 SCREEN = (1600, 1200)
@@ -34,21 +32,8 @@ GEOMETRY = re.compile(r"\[STLAR_DEBUG_GEOMETRY\] button='(?P<label>[^']*)' x=(?P
 
 @pytest.fixture
 def display():
-    """A fresh X server on a free display number, as ':N'."""
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
-                             "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    try:
-        ready, _, _ = select.select([read_end], [], [], 30)
-        number = os.read(read_end, 64).decode().strip() if ready else ""
-        assert number.isdigit(), "Xvfb did not report a display within 30 s"
-        yield f":{number}"
-    finally:
-        os.close(read_end)
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+    with xvfb(f"{SCREEN[0]}x{SCREEN[1]}x24") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from shared.diagnostics import Settings, diagnose
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, Record
+from shared.rundir import RunDir
 from viewer.events import Events
 from viewer.follow import Follower
 from viewer.status import CRASHED, STALLED, WAITING, Status, status_of
@@ -62,7 +63,7 @@ class ConsolePrinter:
                 self.line(epoch_line(item, self._prev_val, self.g))
                 self._prev_val = item["val_loss"]
                 if item["best"]:
-                    self.line(new_best_line(str(self.run_dir / "best.pt"), self.g))
+                    self.line(new_best_line(str(RunDir(self.run_dir).checkpoint), self.g))
                 skip -= 1
                 for text in self.events.warnings(self.history) if skip < 0 else ():
                     self.line(text)
