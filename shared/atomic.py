@@ -56,7 +56,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 
 def write_json(path: str | Path, obj: Any) -> None:
     """Write `obj` as indented strict JSON (non-finite numbers become null)."""
-    from shared.records import finite_or_none
+    from shared.records import finite_or_none, utf8
 
     text = json.dumps(finite_or_none(obj), indent=2, ensure_ascii=False, allow_nan=False, default=str)
-    write_bytes(path, (text + "\n").encode("utf-8"))
+    write_bytes(path, utf8(text + "\n"))

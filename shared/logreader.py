@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from shared.records import START, Record, RecordError, decode, validate
+from shared.records import MAX_DEPTH, START, Record, RecordError, decode, validate
 
 MAX_LINE_BYTES = 1 << 20  # longer lines are skipped unread: no record is anywhere near this
 READ_CHUNK = 4 << 20  # bytes read per system call; bounds memory when attaching to a huge log
@@ -80,6 +81,7 @@ class LogReader:
         self._ident: tuple[int, int] | None = None
         self._head = b""
         self._restart_reason: str | None = None
+        self._not_a_file = False  # said once that the log's name is a FIFO, a device or a folder
         self._reset_file_state()
 
     def _reset_file_state(self) -> None:
@@ -102,11 +104,24 @@ class LogReader:
     def poll(self) -> list[Record | NewRun]:
         """Return the new records (and NewRun markers) since the last poll; [] when nothing changed."""
         try:
-            fh = open(self.path, "rb")
+            # Non-blocking: a FIFO under the log's name would otherwise block this open until a writer came.
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         except OSError:
             # Not there yet, deleted, or briefly unavailable (network mounts): keep the state, try again.
             self.exists = False
             return []
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            regular = False
+        if not regular:  # a FIFO, a device, a folder: not a log; wait for a real one
+            os.close(fd)
+            if not self._not_a_file:
+                self._not_a_file = True
+                self._warn(f"{self.path.name} is not a regular file; waiting for a real log")
+            self.exists = False
+            return []
+        fh = os.fdopen(fd, "rb")
         with fh:
             try:
                 st = os.fstat(fh.fileno())
@@ -188,7 +203,8 @@ class LogReader:
         line_no = self._line_no
         for line in lines:
             line_no += 1
-            if len(line) <= max_len:
+            # A line with many brackets may nest deeply: `decode` (in `_line`) checks that.
+            if len(line) <= max_len and line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
                 try:
                     record = validate(loads(line))
                 except (parse_error, RecordError):

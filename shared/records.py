@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from operator import itemgetter
 from typing import Any
 
@@ -79,7 +80,47 @@ def _check_fields(obj: Record, spec: tuple[tuple[str, frozenset[type], str], ...
         if value is _MISSING:
             raise RecordError(f"missing field {name!r}")
         if type(value) not in allowed:
-            raise RecordError(f"field {name!r} must be {kind}, got {json.dumps(value, default=str)[:40]}")
+            raise RecordError(f"field {name!r} must be {kind}, got {_preview(value)}")
+
+
+def _preview(value: Any) -> str:
+    """The start of a bad value for a message; never recurses into a hostile, deeply nested one."""
+    try:
+        return json.dumps(value, default=str)[:40]
+    except (RecursionError, ValueError):
+        return type(value).__name__
+
+
+MAX_DEPTH = 32  # lists/objects nested deeper than this are not a record (ours nest 2 deep); see too_deep
+
+
+def brackets(line: bytes | str) -> int:
+    """How many `[` and `{` a line holds: a cheap bound on its nesting (`too_deep` is needed only above
+    MAX_DEPTH)."""
+    if isinstance(line, str):
+        return line.count("[") + line.count("{")
+    return line.count(b"[") + line.count(b"{")
+
+
+def too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """True if `obj` nests lists or dicts deeper than `limit`. Iterative: safe on any input.
+
+    Why: a value nested about 1,000 deep parses (orjson allows 1,024 levels) but crashes whatever later
+    prints or re-encodes it (str, repr, json.dumps recurse) with RecursionError.
+    """
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def validate(obj: Any) -> Record:
@@ -128,12 +169,27 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def encode(record: Record) -> bytes:
-    """One record as one UTF-8 line of strict JSON (no NaN/Infinity tokens), newline included."""
+    """One record as one UTF-8 line of strict JSON (no NaN/Infinity tokens), newline included.
+
+    A lone surrogate (how Python decodes a file name with non-UTF-8 bytes, such as a Latin-1 `é`) cannot be
+    UTF-8: it is written as U+FFFD, so the line stays valid.
+    """
     text = json.dumps(
         finite_or_none(record), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
     )
-    return (text + "\n").encode("utf-8")
+    return utf8(text + "\n")
+
+
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8, a lone surrogate (undecodable bytes of a file name) written as U+FFFD."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def _lenient_constant(_name: str) -> None:
@@ -141,24 +197,50 @@ def _lenient_constant(_name: str) -> None:
     return None
 
 
+def _lenient_float(text: str) -> float | None:
+    # `1e400` parses as inf: null, like the tokens above (orjson refuses such a line outright).
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _lenient_int(text: str) -> int | None:
+    # Beyond 64 bits no field of ours can hold it, and float() of it would overflow in every reader: null.
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
+
+
 def decode(line: bytes | str) -> Record:
     """Parse and validate one log line (without or with its newline); raise RecordError if it is not a record.
 
     orjson parses our strict lines about 4x faster than `json`, which is most of the time of attaching to a
-    long run; a line it refuses (a foreign writer's NaN token, say) gets the lenient standard parser.
+    long run; a line it refuses (a foreign writer's NaN token, say) gets the lenient standard parser, which
+    also accepts what orjson rightly refuses: a lone surrogate escape (`"\\ud800"`), so that is refused here.
+    A value nested deeper than MAX_DEPTH is refused too (see `too_deep`).
     """
+    lenient = False
     try:
-        return validate(orjson.loads(line))
+        obj = orjson.loads(line)
     except orjson.JSONDecodeError:
-        pass
+        obj, lenient = _lenient_loads(line), True
+    if brackets(line) > MAX_DEPTH and too_deep(obj):
+        raise RecordError(f"nested deeper than {MAX_DEPTH} levels")
+    if lenient:
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordError("holds a lone surrogate escape (\\ud800-\\udfff without its pair): not text") from None
+    return validate(obj)
+
+
+def _lenient_loads(line: bytes | str) -> Any:
     try:
         # Decode explicitly: json.loads would guess UTF-16/32 from the first bytes of a corrupt line.
         text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line
-        obj = json.loads(text, parse_constant=_lenient_constant)
+        return json.loads(text, parse_constant=_lenient_constant, parse_float=_lenient_float,
+                          parse_int=_lenient_int)
     except UnicodeDecodeError as exc:
         raise RecordError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except RecursionError:
         raise RecordError("JSON nested too deeply") from None
     except ValueError as exc:
         raise RecordError(f"not valid JSON ({exc})") from None
-    return validate(obj)
