@@ -84,13 +84,22 @@ class _Columns:
         n = h.n_epochs
         if n == k:
             return
-        self.x = np.concatenate([self.x, np.asarray(h.epochs[k:], dtype=float)])
-        self.train = np.concatenate([self.train, np.asarray(h.train_loss[k:], dtype=float)])
-        self.val = np.concatenate([self.val, np.asarray(h.val_loss[k:], dtype=float)])
+        self.x = np.concatenate([self.x, _shown(h.epochs[k:])])
+        self.train = np.concatenate([self.train, _shown(h.train_loss[k:])])
+        self.val = np.concatenate([self.val, _shown(h.val_loss[k:])])
         lo = max(0, k - (INSTABILITY_WINDOW - 1))  # the new epochs' windows reach this far back
         self.train_spread = np.concatenate([self.train_spread, rolling_spread(self.train[lo:])[k - lo:]])
         self.val_spread = np.concatenate([self.val_spread, rolling_spread(self.val[lo:])[k - lo:]])
         self.n = n
+
+
+DISPLAY_MAX = 1e12  # values beyond +-this are not drawn (as NaN): no epoch or loss is that large, and
+# matplotlib's ticks fail on ranges near the float limit, which a hostile or corrupt log can hold (1e308)
+
+
+def _shown(values: Sequence[float]) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    return np.where(np.abs(arr) <= DISPLAY_MAX, arr, np.nan)
 
 
 def _max_points(ax: Axes) -> int:
@@ -103,6 +112,7 @@ def _max_points(ax: Axes) -> int:
 
 def _limits(ax: Axes, x: np.ndarray, ys: Sequence[np.ndarray], floor: Sequence[float] = ()) -> None:
     """Fit the axes to the data (and to reference values such as a threshold), ignoring NaN."""
+    x = x[np.isfinite(x)]
     if x.size:
         lo, hi = float(x.min()), float(x.max())
         ax.set_xlim(lo - 0.5, hi + 0.5 if hi > lo else lo + 1.5)
