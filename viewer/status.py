@@ -109,7 +109,7 @@ def pid_alive(pid: int, started_by: float | None = None) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by another user
-    except OSError:
+    except (OSError, OverflowError):  # OverflowError: a pid beyond the C int range (a corrupt start record)
         return False
     proc = _linux_proc_state(pid) if sys.platform.startswith("linux") else None
     if proc is not None:
