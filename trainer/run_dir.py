@@ -168,6 +168,8 @@ def archive_previous_run(run_dir: RunDir) -> Path | None:
 
 def _start_of(log: Path) -> tuple[float | None, str | None]:
     """(time, run_id) of the start record on a log's first line, or (None, None)."""
+    if not log.is_file():  # opening a FIFO under the log's name would block until a writer came
+        return None, None
     try:
         with open(log, "rb") as fh:
             line = fh.readline(_FIRST_LINE_LIMIT)
