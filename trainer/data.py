@@ -174,9 +174,14 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
 def _read_manifest_text(manifest: Path) -> str:
     """Return the manifest's text, refusing folders, missing, unreadable and binary files."""
     manifest = manifest.absolute()  # messages name the full path: "manifest.csv not found" says too little
-    if not manifest.exists():
+    try:
+        exists, is_dir = manifest.exists(), manifest.is_dir()
+    except OSError as exc:  # a folder on the way that this user may not enter (exists() raises, not False)
+        raise InputError(f"manifest {manifest}: cannot reach it ({exc.strerror or exc}); check the permissions "
+                         "of its folders") from None
+    if not exists:
         raise InputError(f"manifest {manifest}: file not found; check the path")
-    if manifest.is_dir():
+    if is_dir:
         raise InputError(f"manifest {manifest}: is a folder; pass the manifest CSV file inside it")
     try:
         data = manifest.read_bytes()
@@ -247,9 +252,14 @@ def _resolve_segment(written: str, manifest_dir: Path, cwd: Path) -> Path:
     cwd = cwd.resolve()
     # Joining an absolute `raw` onto a folder yields `raw` itself, so one loop serves both cases.
     for candidate in dict.fromkeys([manifest_dir / raw, cwd / raw]):
-        if candidate.is_file():
-            return candidate
-        if candidate.is_dir():
+        try:
+            if candidate.is_file():
+                return candidate
+            is_dir = candidate.is_dir()
+        except OSError as exc:  # a folder on the way that this user may not enter
+            raise InputError(f"segment file {candidate}: cannot reach it ({exc.strerror or exc}); check the "
+                             "permissions of its folders") from None
+        if is_dir:
             raise InputError(f"segment_path {written} is a folder ({candidate}); it must name a .npy file")
     if raw.is_absolute():
         raise InputError(f"segment file {written} not found")
