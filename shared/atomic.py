@@ -35,9 +35,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
     tmp = Path(tmp_name)
     try:
+        # mkstemp makes the file 0600; the result should be readable as any new file is (0666 less the umask),
+        # or a colleague could not read a run's best.pt or metrics on a shared machine.
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o666 & ~current_umask())
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -47,6 +51,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def current_umask() -> int:
+    """The process's umask. Reading it means setting it (to 022 for a few microseconds): that only matters
+    to another thread creating a file at that very moment."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shared.atomic import current_umask
 from shared.errors import RunDirError
 
 
@@ -52,6 +53,8 @@ def request_stop(
         ) from exc
     try:
         try:
+            with contextlib.suppress(OSError):  # readable like any new file: the trainer may be another user's
+                os.chmod(tmp, 0o666 & ~current_umask())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
