@@ -210,6 +210,8 @@ def _child(req: dict) -> None:
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
         os.environ.update(req.get("env") or {})
+        if req.get("umask") is not None:
+            os.umask(req["umask"])
         os.chdir(req["cwd"])
         if req.get("fsize") is not None:
             import resource

@@ -9,6 +9,7 @@ names the seed and the iteration, so `STLAR_FAULTS_SEED=<seed> pytest tests/test
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -177,7 +178,7 @@ class Zygote:
         return json.loads(line)
 
     def start(self, argv: list[str], cwd: Path, out: Path, *, err: Path | None = None, inject: dict | None = None,
-              env: dict[str, str] | None = None, fsize: int | None = None) -> Child:
+              env: dict[str, str] | None = None, fsize: int | None = None, umask: int | None = None) -> Child:
         """Fork `stlar ARGV` in `cwd`, its output to `out` (stderr to `err` if given); return at once.
 
         `inject` (see tests/fault_zygote.py) makes it kill itself or write the stop file at a chosen moment;
@@ -186,7 +187,7 @@ class Zygote:
         assert self.child is None or self.child.exit is not None, "one child at a time"
         assert self.proc.stdin is not None
         req = {"argv": [str(a) for a in argv], "cwd": str(cwd), "out": str(out), "err": str(err) if err else None,
-               "inject": inject, "env": env or {}, "fsize": fsize}
+               "inject": inject, "env": env or {}, "fsize": fsize, "umask": umask}
         self.proc.stdin.write((json.dumps(req) + "\n").encode())
         self.proc.stdin.flush()
         self.child = Child(pid=self._reply(TIMEOUT)["pid"], out=out, err=err)
@@ -423,6 +424,45 @@ def can_switch_user() -> str | None:
 def as_nobody(argv: list[str]) -> list[str]:
     """`argv` run as the unprivileged user (uid/gid 65534, no supplementary groups)."""
     return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
+
+
+@functools.lru_cache(maxsize=1)
+def nobody_python() -> tuple[tuple[str, ...], str] | str:
+    """(interpreter, PYTHONPATH) with which the unprivileged user can import stlar, or why there is none.
+
+    A virtual environment's interpreter may be a link into a folder only root can enter (pyenv under
+    /root); then the system interpreter of the same version runs, with the environment's site-packages.
+    """
+    import site
+
+    why = can_switch_user()
+    if why:
+        return why
+    path = os.pathsep.join([str(REPO), *site.getsitepackages()])
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [sys.executable, getattr(sys, "_base_executable", sys.executable), f"/usr/bin/python{version}",
+                  f"/usr/local/bin/python{version}"]
+    for exe in dict.fromkeys(candidates):
+        done = subprocess.run(as_nobody([exe, "-c", "import stlar.cli, shared.logreader, watchdog"]),
+                              env=child_env(PYTHONPATH=path, HOME="/tmp", MPLCONFIGDIR="/tmp"),
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode == 0:
+            return (exe,), path
+    return f"no Python {version} that uid {NOBODY} can run with stlar importable"
+
+
+def nobody_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment for a process of the unprivileged user (its own HOME and matplotlib cache)."""
+    found = nobody_python()
+    assert not isinstance(found, str), found
+    return child_env(PYTHONPATH=found[1], HOME=str(home), MPLCONFIGDIR=str(home), **extra)
+
+
+def stlar_as_nobody(*args: str | Path) -> list[str]:
+    """`python -m stlar ARGS` as the unprivileged user (use with `nobody_env`)."""
+    found = nobody_python()
+    assert not isinstance(found, str), found
+    return as_nobody([*found[0], "-m", "stlar", *map(str, args)])
 
 
 @contextlib.contextmanager
