@@ -203,6 +203,10 @@ def test_a_colleague_can_read_the_run_outputs(nobody, zygote, data60, base):
             "print(json.load(open(d + '/training_metrics.json'))['epochs_run'])")
     done = python_as_nobody(base, code, str(run_dir))
     assert done.returncode == 0 and done.stdout.split() == ["2", "2"], (done.stdout, done.stderr)
+    Row("A colleague reads a run's outputs", "a run with umask 022; another user (uid 65534) loads best.pt "
+        "(weights_only) and reads training_metrics.json", "every output 0644 and readable (before the fix "
+        "best.pt, the metrics and params were 0600)", counts={"times": 1},
+        command=f"pytest {HERE} -k colleague").save()
 
 
 def test_data_the_trainer_may_not_read(nobody, data60, base):
@@ -223,3 +227,7 @@ def test_data_the_trainer_may_not_read(nobody, data60, base):
         line = one_error_line(done.stderr)
         assert done.returncode == 2 and expected in line and "Permission denied" in line, f"{name}: {line}"
         assert not (base / "out").exists()
+    Row("Data the trainer may not read", "train-dl as uid 65534 with the manifest, or the segment files, in a "
+        "folder it may not enter", "2 of 2 refused in one line naming the file (a PermissionError traceback "
+        "before the fix)", counts={"times": 2},
+        command=f"pytest {HERE} -k may_not_read").save()

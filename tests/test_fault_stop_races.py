@@ -379,3 +379,6 @@ def test_a_folder_named_stop_is_refused_before_training(zygote, data60, tmp_path
     line = one_error_line(child.output)
     assert "STOP" in line and "is a folder" in line, line
     assert not (run_dir / "training_log.jsonl").exists()
+    Row("A folder named STOP", "`mkdir RUN_DIR/STOP`, then train-dl in that run dir", "refused in one line "
+        "before training (a traceback before the fix)", counts={"times": 1},
+        command=f"pytest {HERE} -k folder_named").save()
