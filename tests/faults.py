@@ -8,6 +8,7 @@ names the seed and the iteration, so `STLAR_FAULTS_SEED=<seed> pytest tests/test
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -184,7 +185,8 @@ class Zygote:
         `inject` (see tests/fault_zygote.py) makes it kill itself or write the stop file at a chosen moment;
         `fsize` limits the size of every file it writes (RLIMIT_FSIZE; writes beyond fail with EFBIG).
         """
-        assert self.child is None or self.child.exit is not None, "one child at a time"
+        if self.child is not None and self.child.exit is None:
+            self.kill(self.child)  # one child at a time: a failed test may have left one running
         assert self.proc.stdin is not None
         req = {"argv": [str(a) for a in argv], "cwd": str(cwd), "out": str(out), "err": str(err) if err else None,
                "inject": inject, "env": env or {}, "fsize": fsize, "umask": umask}
@@ -234,11 +236,30 @@ class Zygote:
         self.proc.stdout.close()
 
 
+_SHARED: dict[str, Any] = {}  # one fork server and one copy of each data set for the whole session
+
+
+def _once(name: str, make: Callable[[], Any]) -> Any:
+    # Each test module imports these fixtures, and pytest makes a session fixture per module that defines
+    # it: without this, every module would start its own fork server (6 s) and write its own data.
+    if name not in _SHARED:
+        _SHARED[name] = make()
+    return _SHARED[name]
+
+
+def _close_zygote() -> None:
+    server = _SHARED.pop("zygote", None)
+    if server is not None:
+        server.close()
+
+
+atexit.register(_close_zygote)
+
+
 @pytest.fixture(scope="session")
-def zygote() -> Iterator[Zygote]:
-    server = Zygote()
-    yield server
-    server.close()
+def zygote() -> Zygote:
+    """The session's fork server (closed when the test process exits)."""
+    return _once("zygote", Zygote)
 
 
 def train_argv(data: Path, out_dir: Path | str, *extra: str | Path) -> list[str]:
@@ -248,24 +269,24 @@ def train_argv(data: Path, out_dir: Path | str, *extra: str | Path) -> list[str]
             "--num-workers", "0", "--no-plot", *map(str, extra)]
 
 
+def _demo_data(tmp_path_factory: pytest.TempPathFactory, n: int, seed: int) -> Path:
+    from trainer.demo_data import write_demo_data
+
+    folder = tmp_path_factory.mktemp("faults") / f"data{n}"
+    write_demo_data(folder, n=n, seed=seed)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def data60(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 demo segments (48 train, 12 val): an epoch takes a few tens of milliseconds."""
-    from trainer.demo_data import write_demo_data
-
-    folder = tmp_path_factory.mktemp("faults") / "data60"
-    write_demo_data(folder, n=60, seed=0)
-    return folder
+    return _once("data60", lambda: _demo_data(tmp_path_factory, 60, 0))
 
 
 @pytest.fixture(scope="session")
 def data600(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 demo segments: an epoch takes a few tenths of a second, time for viewers and `stlar stop` to act."""
-    from trainer.demo_data import write_demo_data
-
-    folder = tmp_path_factory.mktemp("faults") / "data600"
-    write_demo_data(folder, n=600, seed=1)
-    return folder
+    return _once("data600", lambda: _demo_data(tmp_path_factory, 600, 1))
 
 
 # ---- what a run dir must look like after any fault --------------------------------------------------------
@@ -499,12 +520,21 @@ def pickle_bytes(marker: Path) -> bytes:
     return pickle.dumps(Payload(marker), protocol=2)
 
 
+# The peak resident memory of this process since its exec: VmHWM (getrusage's ru_maxrss would also count
+# the memory its parent had when it forked: pytest's, with torch loaded).
+_PEAK = ("def _peak():\n"
+         "    import resource\n"
+         "    try:\n"
+         "        return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+         "    except (OSError, StopIteration):\n"
+         "        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n")
+
+
 def max_rss_wrapper(argv: list[str]) -> list[str]:
-    """`python -c ... stlar ARGV` that prints `MAXRSS_KB <n>` on stderr when it exits (peak memory)."""
-    code = ("import atexit, resource, sys; "
-            "atexit.register(lambda: print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-            "file=sys.stderr, flush=True)); "
-            "from stlar.cli import main; main(sys.argv[1:])")
+    """`python -c ... stlar ARGV` that prints `MAXRSS_KB <n>` (its peak memory) on stderr when it exits."""
+    code = (_PEAK + "import atexit, sys\n"
+            "atexit.register(lambda: print('MAXRSS_KB', _peak(), file=sys.stderr, flush=True))\n"
+            "from stlar.cli import main\nmain(sys.argv[1:])\n")
     return [sys.executable, "-c", code, *map(str, argv)]
 
 

@@ -44,8 +44,10 @@ from viewer.window import STOPPING_LABEL, RunWindow
 HERE = "tests/test_fault_disk_full.py"
 DISK_BYTES = 2 << 20  # the tmpfs; a checkpoint of the small CNN is about 60 KB, a saved PNG about 80 KB
 # Free bytes to leave, first these (each hits a known write), then seeded random amounts up to the last.
-EDGES = (0, 2_000, 40_000, 100_000, 180_000)
+EDGES = (0, 40_000, 100_000, 180_000)
 MOST_FREE = 260_000
+FROZEN_EDGES = (62_000, 70_000, 78_000, 86_000)
+FROZEN_FREE = (60_000, 95_000)
 
 
 def where(line: str) -> str:
@@ -109,18 +111,26 @@ def _recover(zygote, data: Path, run_dir: Path, failed_log: bytes, context: str,
 
 def test_trainer_on_a_full_tmpfs(zygote, data60, tmp_path):
     r = rng("disk full tmpfs")
-    runs = n(7, 40)
-    leaves = list(EDGES) + [r.randint(0, MOST_FREE) for _ in range(max(0, runs - len(EDGES)))]
-    row = _row("tmpfs", f"a {DISK_BYTES >> 20} MB tmpfs filled to leave a seeded 0-{MOST_FREE // 1000} KB free, "
-                        "a 40-epoch run on it (every third with the PNG)")
+    runs = n(8, 40)
+    # Learning runs save a checkpoint (60 KB, twice that during the rename) at most epochs: the disk runs out
+    # there. Runs with --lr 0 save one checkpoint only, then the log grows until it finds no room.
+    learning = list(EDGES) + [r.randint(0, MOST_FREE) for _ in range(runs)]
+    frozen = list(FROZEN_EDGES) + [r.randint(*FROZEN_FREE) for _ in range(runs)]
+    plan = [("learning", learning.pop(0)) if i % 2 == 0 else ("lr 0", frozen.pop(0)) for i in range(runs)]
+    row = _row("tmpfs", f"a {DISK_BYTES >> 20} MB tmpfs filled to leave a seeded amount free: 0-"
+                        f"{MOST_FREE // 1000} KB under a learning 40-epoch run (every third with the PNG), "
+                        f"{FROZEN_FREE[0] // 1000}-{FROZEN_FREE[1] // 1000} KB under a 60-epoch run with --lr 0 "
+                        "and --min-delta 1 (one checkpoint, then the log grows)")
     with tiny_disk(tmp_path / "disk", DISK_BYTES) as disk:
         if disk is None:
             pytest.skip("cannot mount a tmpfs here (needs root); test_trainer_under_a_file_size_limit covers it")
-        for i, leave in enumerate(leaves[:runs]):
+        for i, (kind, leave) in enumerate(plan):
             run_dir = disk.path / f"run{i}"
-            context = f"run {i} with {leave} bytes free; {repeat_hint(HERE)}"
+            context = f"run {i} ({kind}) with {leave} bytes free; {repeat_hint(HERE)}"
             plot = i % 3 == 0  # then the PNG is drawn too (train_argv passes --no-plot)
-            argv = [a for a in train_argv(data60, run_dir, "--epochs", "40", "--patience", "1000")
+            # --min-delta 1: no epoch after the first counts as a new best (batch norm still moves the losses)
+            extra = ("--epochs", "40") if kind == "learning" else ("--epochs", "60", "--lr", "0", "--min-delta", "1")
+            argv = [a for a in train_argv(data60, run_dir, *extra, "--patience", "1000")
                     if not (plot and a == "--no-plot")]
             disk.fill(leave)
             child = zygote.run(argv, tmp_path, tmp_path / f"out{i}", err=tmp_path / f"err{i}")
