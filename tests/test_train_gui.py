@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from procs import xvfb
 from trainer_helpers import records, run_stlar, tiny_data, train_args, wait_for  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (apt-get install xvfb)")
@@ -23,19 +22,8 @@ pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb
 
 @pytest.fixture
 def display():
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten",
-                             "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    try:
-        ready, _, _ = select.select([read_end], [], [], 30)
-        number = os.read(read_end, 64).decode().strip() if ready else ""
-        assert number.isdigit(), "Xvfb did not report a display within 30 s"
-        yield f":{number}"
-    finally:
-        os.close(read_end)
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+    with xvfb("1280x1024x24") as name:
+        yield name
 
 
 def gone(pid: int) -> bool:
