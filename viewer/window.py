@@ -259,7 +259,7 @@ class RunWindow:
             if not self._tick_failed:
                 self._tick_failed = True
                 traceback.print_exc()
-                self._log(f"Internal error while updating the view (details on stderr); the run is not affected")
+                self._log("Internal error while updating the view (details on stderr); the run is not affected")
 
     def tick(self) -> None:
         """Drain the source if due, update in place, refresh the status each second; redraw if anything changed."""
