@@ -1,7 +1,9 @@
-"""Child processes, measured: peak RSS and CPU time from the kernel (wait4, /proc), no psutil needed.
+"""Child processes, measured: peak RSS and CPU time from the kernel (/proc, wait4), no psutil needed.
 
-Linux-first: `/proc/PID/stat` gives a live process's CPU time; `os.wait4` gives a finished child's peak RSS
-(ru_maxrss, KiB on Linux) and CPU time. Elsewhere the figures that need them are skipped with a note.
+Linux-first: `/proc/PID/stat` gives a live process's CPU time; a child's own peak RSS is the VmHWM it reads
+from /proc/self/status as it exits (`stlar_measured_cmd`). Not wait4's ru_maxrss: Linux carries the parent's
+resident size at fork into the child's ru_maxrss, so a child of a 400 MB benchmark process would report
+400 MB whatever it used itself. Elsewhere the figures that need /proc are skipped with a note.
 """
 
 from __future__ import annotations
@@ -23,6 +25,30 @@ def stlar_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "stlar", *args]
 
 
+# `python -m stlar ARGS`, plus an exit hook that writes the process's VmHWM (kB) to the file in argv[1].
+_HWM_WRAPPER = (
+    "import atexit, runpy, sys\n"
+    "out = sys.argv[1]\n"
+    "def _hwm():\n"
+    "    with open('/proc/self/status') as fh:\n"
+    "        kb = next(line.split()[1] for line in fh if line.startswith('VmHWM:'))\n"
+    "    with open(out, 'w') as fh:\n"
+    "        fh.write(kb)\n"
+    "atexit.register(_hwm)\n"
+    "sys.argv = ['stlar'] + sys.argv[2:]\n"
+    "runpy.run_module('stlar', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def stlar_measured_cmd(hwm_file: Path, *args: str) -> list[str]:
+    """`stlar ARGS` that writes its own peak RSS (VmHWM, kB) to `hwm_file` when it exits (read with `read_hwm`)."""
+    return [sys.executable, "-c", _HWM_WRAPPER, str(hwm_file), *args]
+
+
+def read_hwm_mb(hwm_file: Path) -> float:
+    return int(hwm_file.read_text().strip()) / 1024.0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process and its threads, from /proc (clock-tick resolution)."""
     with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -35,7 +61,7 @@ def cpu_seconds(pid: int) -> float:
 class Finished:
     returncode: int
     wall: float  # seconds from start to exit
-    max_rss_mb: float  # peak resident set, MiB
+    max_rss_mb: float  # wait4's ru_maxrss, MiB: includes the parent's size at fork (see the module doc)
     cpu: float  # user + system seconds
     stdout: str
     stderr: str
