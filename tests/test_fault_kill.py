@@ -290,7 +290,8 @@ def test_sigkill_with_loader_workers_leaves_no_orphans(zygote, data60, tmp_path)
     times = n(1, 5)
     row = Row("Trainer with 2 loader workers killed",
               "SIGKILL to the main process only (as the OOM killer does), mid-training, --num-workers 2",
-              "{kills} kills: {orphans} loader workers left running after 30 s; logs and checkpoints as above",
+              "{kills} kills: {orphans} loader workers left running after 30 s; the same checks of the log, "
+              "best.pt, JSON files, replay and status as the other kills, all passed",
               times_key="kills", command="STLAR_FAULTS_FULL=1 pytest tests/test_fault_kill.py -k workers")
     run_dir = tmp_path / "run"
     checks = KillChecks(run_dir, row, "worker kill")

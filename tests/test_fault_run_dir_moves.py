@@ -217,8 +217,8 @@ def test_stlar_watch_follows_real_runs_through_the_moves(zygote, data600, tmp_pa
     row = Row(f"Run dir moves under `stlar watch --no-window{' --poll' if poll else ''}`",
               "real trainings: run A killed mid-run, the run dir deleted and recreated, run B, its log deleted, "
               "run C to the end; a real `stlar watch` attached throughout",
-              "{sequences} sequences: the viewer reset at each new run ({resets} resets), showed each run's "
-              "epochs under its own header only, and ended with run C", times_key="sequences",
+              "{sequences} sequences: the viewer reset at each new run ({resets} resets), said each run's start "
+              "in order, showed exactly run C's epochs after C's start, and exited at C's end", times_key="sequences",
               command=f"pytest {HERE} -k real")
     run_dir = tmp_path / "run"
     argv = ["watch", run_dir, "--no-window"] + (["--poll"] if poll else [])
