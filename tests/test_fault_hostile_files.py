@@ -17,6 +17,7 @@ import pickle
 import shutil
 import socket
 import subprocess
+import tempfile
 import tracemalloc
 from pathlib import Path
 
@@ -29,7 +30,6 @@ from matplotlib.figure import Figure
 
 from fake_run import Epochs, start_fields, write_run
 from faults import (  # noqa: F401 - fixtures
-    FULL,
     REPO,
     TIMEOUT,
     Payload,
@@ -43,12 +43,11 @@ from faults import (  # noqa: F401 - fixtures
     pickle_bytes,
     stlar,
     train_argv,
-    wait_until,
     zygote,
 )
 from procs import Spawned
 from shared.history import History
-from shared.logreader import LogReader, NewRun, read_log
+from shared.logreader import LogReader, read_log
 from shared.records import decode
 from viewer.events import Events
 from viewer.terminal import ConsolePrinter
@@ -401,18 +400,20 @@ def test_valid_records_with_hostile_values_never_crash_the_viewer():
               "{examples} runs: {crashes} crashes", times_key="examples", command=f"pytest {HERE} -k hostile_values")
     seen = []
 
-    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(recs=hostile_run())
-    def check(recs):
-        seen.append(1)
-        _show_everywhere(recs)
+    with tempfile.TemporaryDirectory(prefix="stlar-hostile-") as tmp:  # hypothesis dislikes tmp_path
 
-    check()
+        @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(recs=hostile_run())
+        def check(recs):
+            seen.append(1)
+            _show_everywhere(recs, Path(tmp) / "hostile.png")
+
+        check()
     row.counts["examples"] = len(seen)
     row.save()
 
 
-def _show_everywhere(recs: list[dict]) -> None:
+def _show_everywhere(recs: list[dict], png: Path) -> None:
     from shared.figure import save_png
 
     lines = [(json.dumps(r, ensure_ascii=False) + "\n").encode() for r in recs]
@@ -442,10 +443,7 @@ def _show_everywhere(recs: list[dict]) -> None:
     window = RunWindow(fig, "run", Source(), out=None)
     window.apply(parsed)
     fig.canvas.draw()
-    save_png(history, PNG_DIR / "hostile.png")
-
-
-PNG_DIR = Path(__import__("tempfile").mkdtemp(prefix="stlar-hostile-"))  # hypothesis dislikes tmp_path
+    save_png(history, png)
 
 
 def test_a_data_folder_whose_name_is_not_utf8(zygote, data60, tmp_path):

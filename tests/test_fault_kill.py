@@ -25,7 +25,6 @@ import pytest
 
 from fault_zygote import KILL_POINTS
 from faults import (  # noqa: F401 - fixtures
-    FULL,
     TIMEOUT,
     Audit,
     Row,

@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 
 from faults import (  # noqa: F401 - fixtures
-    NOBODY,
     TIMEOUT,
     Row,
     as_nobody,
-    audit_run_dir,
     data60,
     data600,
     nobody_env,
