@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+import procs
 from shared.records import RecordError, decode
 
 TESTS = Path(__file__).resolve().parent
@@ -564,20 +565,8 @@ def xvfb(screen: tuple[int, int] = (1600, 1200)) -> Iterator[str | None]:
     if any(shutil.which(tool) is None for tool in X_TOOLS):
         yield None
         return
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{screen[0]}x{screen[1]}x24",
-                               "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    try:
-        ready, _, _ = select.select([read_end], [], [], 30)
-        number = os.read(read_end, 64).decode().strip() if ready else ""
-        assert number.isdigit(), "Xvfb did not report a display within 30 s"
-        yield f":{number}"
-    finally:
-        os.close(read_end)
-        server.terminate()
-        server.wait(timeout=30)
+    with procs.xvfb(f"{screen[0]}x{screen[1]}x24") as display:
+        yield display
 
 
 def click_at(display: str, box: tuple[int, int, int, int]) -> None:
