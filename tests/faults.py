@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 import procs
+from shared.logreader import read_log
 from shared.records import RecordError, decode
 
 TESTS = Path(__file__).resolve().parent
@@ -575,3 +576,11 @@ def click_at(display: str, box: tuple[int, int, int, int]) -> None:
     done = subprocess.run(["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "1"],
                           env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
+
+
+def epochs_logged_by(run_dir: Path, pid: int) -> int:
+    """Epoch records in run_dir's log if the run there was started by `pid`, else 0."""
+    records, _ = read_log(run_dir / "training_log.jsonl")
+    if not records or records[0].get("pid") != pid:
+        return 0
+    return sum(1 for rec in records if rec["type"] == "epoch")

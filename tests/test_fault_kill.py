@@ -25,6 +25,7 @@ import pytest
 
 from fault_zygote import KILL_POINTS
 from faults import (  # noqa: F401 - fixtures
+    epochs_logged_by,
     TIMEOUT,
     Audit,
     Row,
@@ -300,7 +301,7 @@ def test_sigkill_with_loader_workers_leaves_no_orphans(zygote, data60, tmp_path)
         child = zygote.start(run_argv(data60, run_dir, "--num-workers", "2"), tmp_path, tmp_path / "w.out",
                              env={"STLAR_FAULT_TAG": tag})
         # Wait until the workers run (the first epoch record), then kill the main process only.
-        wait_until(lambda: _epochs_of(run_dir, child.pid) >= epochs or child.exit is not None,
+        wait_until(lambda: epochs_logged_by(run_dir, child.pid) >= epochs or child.exit is not None,
                    what="the first epochs with loader workers")
         os.kill(child.pid, signal.SIGKILL)
         zygote.wait(child)
@@ -315,12 +316,6 @@ def test_sigkill_with_loader_workers_leaves_no_orphans(zygote, data60, tmp_path)
             raise
     row.save()
 
-
-def _epochs_of(run_dir: Path, pid: int) -> int:
-    records, _ = read_log(run_dir / "training_log.jsonl")
-    if not records or records[0].get("pid") != pid:
-        return 0
-    return sum(1 for rec in records if rec["type"] == "epoch")
 
 
 def test_a_new_run_removes_the_temporary_files_a_killed_run_left(tmp_path):

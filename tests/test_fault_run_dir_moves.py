@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from fake_run import Epochs, archive_old_log, start_fields
 from faults import (  # noqa: F401 - fixtures
+    epochs_logged_by,
     TIMEOUT,
     Row,
     child_env,
@@ -227,7 +228,7 @@ def test_stlar_watch_follows_real_runs_through_the_moves(zygote, data600, tmp_pa
             child = zygote.start(train_argv(data600, run_dir, "--epochs", "300", "--patience", "1000"), tmp_path,
                                  tmp_path / f"{name}.out")
             try:
-                wait_until(lambda: _epochs(run_dir, child.pid) >= 2, what=f"run {name}'s first epochs")
+                wait_until(lambda: epochs_logged_by(run_dir, child.pid) >= 2, what=f"run {name}'s first epochs")
                 ids.append(read_log(run_dir / "training_log.jsonl")[0][0]["run_id"])
                 watch.expect(f"Run {ids[-1]} started", timeout=TIMEOUT)
                 watch.expect("Epoch ", timeout=TIMEOUT)
@@ -258,12 +259,6 @@ def test_stlar_watch_follows_real_runs_through_the_moves(zygote, data600, tmp_pa
     row.add("resets", resets)
     row.save()
 
-
-def _epochs(run_dir: Path, pid: int) -> int:
-    records, _ = read_log(run_dir / "training_log.jsonl")
-    if not records or records[0].get("pid") != pid:
-        return 0
-    return sum(1 for rec in records if rec["type"] == "epoch")
 
 
 def test_the_window_follows_a_new_real_run_in_the_same_folder(zygote, data60, tmp_path):
