@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# CUDA smoke run of `stlar train-dl`: what the CPU test suite cannot check, in one short script for a lent GPU.
+#
+# Checks, each printed as PASS/FAIL:
+#   1. torch sees the device (nvidia-smi -L, torch and CUDA versions printed first);
+#   2. train-dl --device $DEVICE --num-workers 0 on demo data exits 0 and leaves best.pt,
+#      training_metrics.json, training_params.json, a PNG training_curves.png and a log whose start
+#      record names the device and whose end record says completed;
+#   3. best.pt loads with torch.load(map_location="cpu", weights_only=True) into a fresh model of its type
+#      (tensors saved from the GPU must come back on the CPU) and predicts finite logits;
+#   4. --num-workers 2 (worker processes handing batches to a CUDA model) and --model-type 1 also finish;
+#   5. `stlar stop RUN_DIR` during a long run: the trainer finishes its epoch, writes an end record with
+#      reason "stopped" and exits 0.
+#
+# Usage: bash scripts/cuda_smoke.sh                 (DEVICE=cuda by default; on the GPU machine)
+#        DEVICE=cpu bash scripts/cuda_smoke.sh      (dry run of the same steps on a machine without a GPU)
+# Python packages missing on the GPU machine travel as wheels in .whl/ (see /work/.library/device/README.md);
+# they are installed to /tmp/site only where python3 lacks them. The log goes to $OUT/cuda_smoke.log.
+# Exit status: the number of failed checks (0 = all passed).
+set -u -o pipefail
+
+DEVICE=${DEVICE:-cuda}
+OUT=${OUT:-$(mktemp -d)}
+WORK=$(mktemp -d)
+LOG="$OUT/cuda_smoke.log"
+mkdir -p "$OUT"
+exec > >(tee "$LOG") 2>&1
+export PYTHONUNBUFFERED=1
+FAILED=0
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1"; FAILED=$((FAILED + 1)); }
+check() {  # check NAME COMMAND...: PASS if the command exits 0
+    local name=$1; shift
+    if "$@"; then pass "$name"; else fail "$name (exit $?)"; fi
+}
+
+# ---- 0. packages: the wheels only where python3 lacks them (the GPU machine has no watchdog or orjson) ----
+SITE=/tmp/site
+if ! python3 -c "import watchdog, orjson" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        .whl/*.whl || { echo "FAIL install wheels"; exit 99; }
+fi
+export PYTHONPATH="$SITE:$PWD"
+# An older typer there may not run our CLI; the one we test with travels in .whl/typer as a fallback.
+if ! python3 -m stlar --version; then
+    echo "note: the installed typer cannot run stlar; installing .whl/typer"
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        .whl/typer/*.whl || { echo "FAIL install typer wheels"; exit 99; }
+    check "stlar runs with the carried typer" python3 -m stlar --version
+fi
+echo "== environment (DEVICE=$DEVICE)"
+command -v nvidia-smi >/dev/null && nvidia-smi -L
+python3 - <<'EOF'
+import platform, torch, typer, matplotlib, numpy
+print(f"python {platform.python_version()} torch {torch.__version__} cuda {torch.version.cuda} "
+      f"cudnn {torch.backends.cudnn.version()} available {torch.cuda.is_available()} "
+      f"gpus {torch.cuda.device_count()} typer {typer.__version__} matplotlib {matplotlib.__version__} "
+      f"numpy {numpy.__version__}")
+if torch.cuda.is_available():
+    print("gpu", torch.cuda.get_device_name(0))
+EOF
+if [ "$DEVICE" != cpu ]; then
+    check "torch sees CUDA" python3 -c "import torch, sys; sys.exit(not torch.cuda.is_available())"
+fi
+
+stlar() { python3 -m stlar "$@"; }
+
+# ---- 1. demo data -------------------------------------------------------------------------------------
+DATA="$WORK/data"
+check "demo-data" stlar demo-data "$DATA" --n 2000 --seed 0
+
+# The run dir's outputs and the log's start/epoch/end records; prints each epoch's seconds.
+check_run() {  # check_run RUN_DIR EXPECTED_REASON EXPECTED_EPOCHS(or -)
+    python3 - "$@" "$DEVICE" <<'EOF'
+import json, sys
+from pathlib import Path
+run, reason, epochs, device = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+bad = []
+for name in ("best.pt", "training_metrics.json", "training_params.json", "training_curves.png",
+             "training_log.jsonl"):
+    p = run / name
+    if not p.is_file() or p.stat().st_size == 0:
+        bad.append(f"{name} missing or empty")
+png = run / "training_curves.png"
+if png.is_file() and png.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
+    bad.append("training_curves.png is not a PNG")
+for name in ("training_metrics.json", "training_params.json"):
+    try:
+        json.loads((run / name).read_text())
+    except (OSError, ValueError) as exc:
+        bad.append(f"{name}: {exc}")
+records = [json.loads(line) for line in (run / "training_log.jsonl").read_text().splitlines()]
+start = [r for r in records if r["type"] == "start"]
+ends = [r for r in records if r["type"] == "end"]
+ep = [r for r in records if r["type"] == "epoch"]
+if not start or not str(start[0].get("device", "")).startswith(device):
+    bad.append(f"start record device {start[0].get('device') if start else None!r}, wanted {device}")
+if len(ends) != 1 or ends[0]["reason"] != reason:
+    bad.append(f"end records {[(e['reason'], e['message']) for e in ends]}, wanted one {reason!r}")
+if epochs != "-" and len(ep) != int(epochs):
+    bad.append(f"{len(ep)} epoch records, wanted {epochs}")
+print(f"  {run.name}: device {start[0].get('device') if start else None}, epochs "
+      + ", ".join(f"{r['epoch']}: {r['seconds']:.2f} s (train {r['train_loss']:.3f} val {r['val_loss']:.3f})"
+                  for r in ep))
+for b in bad:
+    print("  problem:", b)
+sys.exit(1 if bad else 0)
+EOF
+}
+
+train() {  # train RUN_DIR EPOCHS EXTRA_ARGS...: a foreground run; its exit status and wall time
+    local run=$1 epochs=$2; shift 2
+    local t0=$SECONDS
+    stlar train-dl --train "$DATA/manifest_train.csv" --val "$DATA/manifest_val.csv" --device "$DEVICE" \
+        --epochs "$epochs" --out-dir "$run" "$@" > "$run.console" 2>&1
+    local rc=$?
+    echo "  train-dl $* -> exit $rc in $((SECONDS - t0)) s"
+    [ $rc -eq 0 ] || tail -n 20 "$run.console"
+    return $rc
+}
+
+# ---- 2. a plain run in this process, then its checkpoint --------------------------------------------------
+RUN="$WORK/run_main"
+check "train-dl --device $DEVICE --num-workers 0 exits 0" train "$RUN" 4 --num-workers 0 --patience 100
+check "run dir outputs and log (num-workers 0)" check_run "$RUN" completed 4
+check "best.pt loads on the CPU into its model" python3 - "$RUN/best.pt" <<'EOF'
+import sys, torch
+from trainer.models import build_model
+from trainer.checkpoint import load_model
+data = torch.load(sys.argv[1], map_location="cpu", weights_only=True)
+devices = {t.device.type for t in data["model_state"].values()}
+model = build_model(int(data["model_type"]))
+model.load_state_dict(data["model_state"])
+model.eval()
+with torch.no_grad():
+    logits = model(torch.randn(3, 1, 300))
+same = load_model(sys.argv[1])(torch.zeros(2, 1, 300))
+print(f"  best.pt: epoch {data['epoch']}, val loss {data['val_loss']}, tensors on {devices}, "
+      f"logits shape {tuple(logits.shape)}")
+sys.exit(0 if devices == {"cpu"} and torch.isfinite(logits).all() and torch.isfinite(same).all() else 1)
+EOF
+
+# ---- 3. worker processes and the other model --------------------------------------------------------------
+RUN_W="$WORK/run_workers"
+check "train-dl --device $DEVICE --num-workers 2 exits 0" train "$RUN_W" 3 --num-workers 2 --patience 100
+check "run dir outputs and log (num-workers 2)" check_run "$RUN_W" completed 3
+RUN_1="$WORK/run_model1"
+check "train-dl --device $DEVICE --model-type 1 exits 0" train "$RUN_1" 2 --model-type 1 --num-workers 0
+check "run dir outputs and log (model type 1)" check_run "$RUN_1" completed 2
+
+# ---- 4. stop a long run from another process --------------------------------------------------------------
+RUN_S="$WORK/run_stop"
+stlar train-dl --train "$DATA/manifest_train.csv" --val "$DATA/manifest_val.csv" --device "$DEVICE" \
+    --epochs 500 --patience 1000 --num-workers 2 --out-dir "$RUN_S" > "$RUN_S.console" 2>&1 &
+TRAINER=$!
+epochs_logged() { cat "$RUN_S/training_log.jsonl" 2>/dev/null | grep -c '"type": *"epoch"'; }  # 0 before the log
+for _ in $(seq 1 600); do  # up to 120 s for two epochs
+    [ "$(epochs_logged)" -ge 2 ] && break
+    kill -0 $TRAINER 2>/dev/null || break
+    sleep 0.2
+done
+echo "  epochs logged before the stop: $(epochs_logged)"
+check "stlar stop RUN_DIR" stlar stop "$RUN_S"
+for _ in $(seq 1 600); do  # up to 120 s to finish the epoch and write its outputs
+    kill -0 $TRAINER 2>/dev/null || break
+    sleep 0.2
+done
+if kill -0 $TRAINER 2>/dev/null; then
+    fail "trainer exits after stop (still running after 120 s; killing it)"
+    kill $TRAINER
+    wait $TRAINER
+else
+    wait $TRAINER
+    rc=$?
+    if [ $rc -eq 0 ]; then pass "trainer exits 0 after stop"; else fail "trainer exits 0 after stop (exit $rc)"; tail -n 20 "$RUN_S.console"; fi
+fi
+check "stopped run: outputs and end reason stopped" check_run "$RUN_S" stopped -
+
+echo "== console of the first run"
+cat "$RUN.console"
+echo "== $FAILED failed check(s)"
+rm -rf "$WORK"
+exec >&- 2>&-  # let tee write the end of the log before we go
+wait
+exit $FAILED
