@@ -1,13 +1,18 @@
-"""The shared 2x2 figure: renders 0, 1, 2 and 500 epochs with nulls; updates lines in place."""
+"""The shared 2x2 figure: renders 0, 1, 2 and 500 epochs with nulls; updates lines in place; its fixed margins
+keep the panels and the suptitle apart and inside the picture; the PNG is replaced atomically."""
 
+import errno
+import itertools
 import math
 import random
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from shared.figure import MAX_POINTS, decimate, new_figure, save_png
+from shared.figure import MAX_POINTS, decimate, figure_title, new_figure, save_png
 from shared.history import History
 
 
@@ -72,3 +77,107 @@ def test_decimate_keeps_extremes_and_gaps():
     dx, dy = decimate(x, y)
     assert dx.size <= MAX_POINTS + 2 and 50.0 in dy and np.isnan(dy).any() and dx[-1] == x[-1]
     assert np.all(np.diff(dx) > 0)
+
+
+def curve_history(epochs, train, val, run_id="0123456789ab", end=None):
+    """A history of the given epoch numbers and losses (best = lowest val loss so far)."""
+    h = History()
+    h.add({"type": "start", "run_id": run_id, "seq": 0, "time": 0.0, "schema": 1, "config": {},
+           "epochs": int(epochs[-1]) if len(epochs) else 1})
+    best, best_epoch = math.inf, None
+    for seq, (e, t, v) in enumerate(zip(epochs, train, val), start=1):
+        if v < best:
+            best, best_epoch = float(v), int(e)
+        h.add({"type": "epoch", "run_id": run_id, "seq": seq, "time": float(seq), "epoch": int(e),
+               "epochs": int(epochs[-1]), "train_loss": float(t), "val_loss": float(v), "lr": 1e-3,
+               "seconds": 1.0, "best": best_epoch == e, "best_epoch": best_epoch, "best_val_loss": best,
+               "metrics": {}})
+    if end:
+        h.add({"type": "end", "run_id": run_id, "seq": len(epochs) + 1, "time": 0.0, "reason": end,
+               "epochs_run": len(epochs), "best_epoch": best_epoch, "best_val_loss": best, "message": ""})
+    return h
+
+
+def noisy_curve(n, scale, offset=0.0, noise=0.01, last_epoch=None):
+    """Decaying train and val losses around `offset`, `n` points spread over epochs 1..`last_epoch`."""
+    rnd = np.random.default_rng(n)
+    epochs = np.unique(np.linspace(1, last_epoch or n, n).round().astype(int))
+    k = np.arange(epochs.size)
+    train = offset + scale * (0.7 * np.exp(-k / 40) + 0.1 + rnd.normal(0, noise, k.size))
+    val = offset + scale * (0.7 * np.exp(-k / 50) + 0.15 + rnd.normal(0, 2 * noise, k.size))
+    return epochs, train, val
+
+
+# Each case widens a part of the layout that fixed margins must leave room for.
+LAYOUT_CASES = {
+    "no epochs": (lambda: curve_history([], [], []), None),
+    "8 epochs": (lambda: curve_history(*noisy_curve(8, 1.0), end="completed"), None),
+    # 6-digit x tick labels, the last one half beyond the panel's right edge
+    "epoch 100000": (lambda: curve_history(*noisy_curve(400, 1.0, last_epoch=100_000), end="early_stopped"), None),
+    # an offset text ("1e-5") above the axes raises the panel titles towards the suptitle
+    "losses near 1e-5": (lambda: curve_history(*noisy_curve(300, 1e-4, noise=0.001)), None),
+    # 6-character y tick labels ("-30000") beside the y labels
+    "swings of 30000": (lambda: curve_history(*noisy_curve(300, 5e4, noise=0.1)), None),
+    # 7-character y tick labels ("-0.0020") in the improvement panel
+    "improvements near 1e-3": (lambda: curve_history(*noisy_curve(300, 1e-3, offset=0.3, noise=0.2)), None),
+    "long run dir": (lambda: curve_history(*noisy_curve(50, 1.0), end="stopped"), "/data/" + "deep/" * 60),
+}
+
+
+def rendered_boxes(fig: Figure) -> dict[str, object]:
+    """Pixel bboxes of each panel (title, tick and axis labels, legend, texts) and of the suptitle, as drawn."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = {f"panel {i + 1} ({ax.get_title()[:20]})": ax.get_tightbbox(renderer) for i, ax in enumerate(fig.axes)}
+    for text in fig.texts:
+        if text.get_text() and text.get_text() == fig.get_suptitle():
+            boxes["suptitle"] = text.get_window_extent(renderer)
+    return boxes
+
+
+@pytest.mark.parametrize("case", list(LAYOUT_CASES))
+def test_panels_and_title_do_not_overlap_and_stay_inside(case):
+    make, run_dir = LAYOUT_CASES[case]
+    history = make()
+    fig, panels = new_figure(figure_title(history, run_dir))
+    panels.update(history)
+    boxes = rendered_boxes(fig)
+    assert len(boxes) == 5, f"four panels and a suptitle, got {list(boxes)}"
+    width, height = fig.bbox.width, fig.bbox.height
+
+    def px(box):  # x0, y0, x1, y1 in whole pixels, for the message
+        return tuple(round(float(v)) for v in box.extents)
+
+    for name, box in boxes.items():
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, (
+            f"{name} is cut at the figure's edge: {px(box)} in {width:.0f}x{height:.0f}")
+    for (name_a, a), (name_b, b) in itertools.combinations(boxes.items(), 2):
+        apart = a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0
+        assert apart, f"{name_a} {px(a)} overlaps {name_b} {px(b)}"
+
+
+def test_a_title_too_wide_keeps_its_ends():
+    history = curve_history(*noisy_curve(20, 1.0), run_id="feedc0ffee42", end="early_stopped")
+    title = figure_title(history, "/data/" + "x" * 400)
+    fig, _ = new_figure(title)
+    shown = fig.get_suptitle()
+    assert shown.startswith("stlar run feedc0ffee42") and shown.endswith("20/20 epochs | early_stopped")
+    assert "…" in shown and len(shown) < len(title)
+
+
+def test_a_failed_write_leaves_the_previous_png(tmp_path, monkeypatch):
+    path = tmp_path / "training_curves.png"
+    save_png(make_history(5), path)
+    before = path.read_bytes()
+
+    def disk_full(self, fname, **kwargs):
+        with open(fname, "wb") as fh:
+            fh.write(before[:100])  # half a file, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    with pytest.raises(OSError):
+        save_png(make_history(50), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name], "no temporary file left"
