@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from matplotlib.image import imread
 from fake_run import write_run
 from procs import STLAR, dead_pid, run, train_args
 from shared.rundir import RunDir
-from viewer.replay import ReplaySource, load_run, print_run
+from viewer.replay import ReplaySource, load_run, print_run, replay
 from viewer.window import FIGSIZE, RunWindow
 
 
@@ -76,6 +77,24 @@ def test_no_window_on_a_crashed_run_says_so(tmp_path):
     assert "Status: crashed: no end record, and trainer pid" in text
     assert "Training ended without an end record (crashed or killed)" in text
     assert "Best epoch: 3 | Best val loss: 0.4378" in text
+
+
+def test_a_run_after_its_last_epoch_is_finishing_not_in_an_extra_epoch(tmp_path):
+    # All 10 epochs logged, no end record yet, and the trainer (this process) alive: it is finishing.
+    write_run(RunDir(tmp_path).log, 10, end=None, pid=os.getpid())
+    finishing = "live — finishing: epoch 10/10 done, writing the end record and outputs"
+    out = io.StringIO()
+    records, warnings = load_run(tmp_path)
+    clock = lambda: records[-1]["time"] + 1.0  # noqa: E731 - a second after the last epoch, however slow the test
+    assert print_run(tmp_path, records, warnings, out, clock=clock) == 0
+    text = out.getvalue()
+    assert f"Status: {finishing}\n" in text
+    assert "11/10" not in text and "epoch 11" not in text
+    assert "ended without an end record" not in text, "a live run gets no crash report"
+    png, out = tmp_path / "curves.png", io.StringIO()
+    assert replay(tmp_path, png=png, no_window=True, out=out, clock=clock) == 0
+    assert out.getvalue().splitlines()[0] == f"Wrote {png} (10 epochs; {finishing})"
+    assert_figure_png(png)
 
 
 def test_garbage_torn_and_overlong_lines_are_skipped_with_warnings_and_the_rest_shown(tmp_path):

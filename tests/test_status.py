@@ -75,6 +75,15 @@ DEAD = lambda pid, since: False  # noqa: E731
         (run(3, host="gpu-7"), T0 + 86400 * 3, {"live": False}, CRASHED, "crashed?: no end record, last record 3 days ago"),
         # Replay of a run whose trainer is alive on this host: it is live, not crashed.
         (run(3), T0 + 190, {"live": False}, LIVE, "live — epoch 4/10"),
+        # The last planned epoch is logged, the end record is not: the trainer is finishing, not in epoch 11/10.
+        (run(10), T0 + 601, {}, LIVE, "live — finishing: epoch 10/10 done, writing the end record and outputs"),
+        (run(10), T0 + 620, {}, LIVE, "live — finishing: epoch 10/10 done, writing the end record and outputs, "
+                                      "last record 20 s ago"),
+        (run(10), T0 + 601, {"stop_pending": True}, LIVE, "live — finishing: epoch 10/10 done"),
+        (run(10), T0 + 601, {"live": False}, LIVE, "live — finishing: epoch 10/10 done"),
+        (run(10, stop=10), T0 + 602, {}, STOPPING, "stopping after epoch 10"),
+        # The trainer gone after its last epoch is still a crash: no end record was written.
+        (run(10), T0 + 601, {"alive": DEAD, "live": False}, CRASHED, "crashed: no end record, and trainer pid 4242"),
     ],
 )
 def test_status_table(history, now, kwargs, kind, text):
@@ -82,6 +91,15 @@ def test_status_table(history, now, kwargs, kind, text):
     status = status_of(history, now, **kwargs)
     assert status.kind == kind
     assert status.text.startswith(text), status.text
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"stop_pending": True}, {"live": False}, {"host": "gpu-7"}])
+@pytest.mark.parametrize("after", [0.5, 10.0, 60.0, 89.0])
+def test_no_status_after_the_last_epoch_names_an_epoch_past_the_plan(kwargs, after):
+    kwargs = dict(kwargs)
+    history = run(10, host=kwargs.pop("host", HOST))
+    text = status_of(history, T0 + 600 + after, hostname=HOST, alive=ALIVE, **kwargs).text
+    assert "11" not in text and "left" not in text, text
 
 
 def test_the_pid_check_gets_the_start_time_for_pid_reuse():

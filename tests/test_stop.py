@@ -52,6 +52,7 @@ def test_a_second_stop_says_who_asked_first(tmp_path):
     [
         ("ended", "has already ended (completed after 3 epochs); nothing to stop"),
         ("dead", "is not running (its trainer, pid "),
+        ("finishing", "has finished its last epoch (3/3) and is writing its end record and outputs; nothing to stop"),
         ("empty", "no training run here (no training_log.jsonl); nothing to stop"),
         ("no_start", "no run has started yet (no start record); nothing to stop"),
         ("missing", "no such folder; pass the folder given to train-dl --out-dir"),
@@ -69,6 +70,8 @@ def test_refusals_are_one_line_and_exit_2(tmp_path, setup, message):
         write_run(rd.log, 3)
     elif setup == "dead":
         write_run(rd.log, 3, end=None, pid=dead_pid())
+    elif setup == "finishing":  # all epochs logged, no end record, the trainer (this process) alive
+        write_run(rd.log, 3, end=None, pid=os.getpid())
     elif setup == "no_start":
         rd.log.write_text("")
     done = run(STLAR + ["stop", str(target)])
@@ -80,7 +83,7 @@ def test_refusals_are_one_line_and_exit_2(tmp_path, setup, message):
 
 def test_a_run_dir_the_user_cannot_write_is_explained(tmp_path, monkeypatch):
     rd = RunDir(tmp_path)
-    write_run(rd.log, 1, end=None, pid=os.getpid())
+    write_run(rd.log, 1, end=None, planned=10, pid=os.getpid())  # in epoch 2 of 10: a stop can still act
     with unwritable(tmp_path, monkeypatch):
         with pytest.raises(RunDirError, match=r"cannot write the stop file \(Permission denied\); ask the run's owner"):
             stop_run(tmp_path)

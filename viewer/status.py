@@ -145,6 +145,16 @@ def _eta(history: History, now: float) -> tuple[int, float | None, float | None]
     return current, fraction, left_in_epoch + max(0, planned - current) * per_epoch
 
 
+def finishing(history: History) -> bool:
+    """True when the last planned epoch is logged and the end record is not yet: the loop is over.
+
+    There is no epoch N+1 of N to be in: the trainer is writing its end record and outputs (best.pt is
+    already saved; then training_metrics.json, training_params.json and training_curves.png).
+    """
+    last = history.last_epoch
+    return history.end is None and last is not None and last["epoch"] >= last["epochs"]
+
+
 def trainer_gone(history: History, *, hostname: str | None = None, alive: PidAlive = pid_alive) -> bool | None:
     """True if the run's trainer is known not to run, False if it runs, None if this host cannot tell.
 
@@ -195,9 +205,14 @@ def status_of(
         if live:
             return Status(STALLED, f"stalled?: no record for {fmt_duration(age)}{where}")
         return Status(CRASHED, f"crashed?: no end record, last record {fmt_duration(age)} ago{where}")
-    current, fraction, left = _eta(history, now)
+    quiet = f", last record {fmt_duration(age)} ago" if age >= QUIET_SECONDS else ""
     if history.stop_request is not None:
         return Status(STOPPING, f"stopping after epoch {history.stop_request['epoch']}")
+    if finishing(history):  # no ETA and no epoch in progress; a stop asked for now comes too late to matter
+        last = history.last_epoch
+        return Status(LIVE, f"live — finishing: epoch {last['epoch']}/{last['epochs']} done, writing the end "
+                            f"record and outputs{quiet}")
+    current, fraction, left = _eta(history, now)
     if stop_pending:
         return Status(STOPPING, f"stop requested: stopping after epoch {current}")
     planned = history.planned_epochs
@@ -206,6 +221,4 @@ def status_of(
         text += f" at {int(fraction * 100)}%"
     if left is not None:
         text += f", about {fmt_duration(left)} left"
-    if age >= QUIET_SECONDS:
-        text += f", last record {fmt_duration(age)} ago"
-    return Status(LIVE, text)
+    return Status(LIVE, text + quiet)

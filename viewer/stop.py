@@ -12,7 +12,7 @@ from shared.logreader import read_log
 from shared.rundir import LOG_NAME, RunDir
 from shared.stopfile import request_stop, who
 from viewer.paths import run_dir_arg
-from viewer.status import fmt_duration, pid_alive, trainer_gone
+from viewer.status import finishing, fmt_duration, pid_alive, trainer_gone
 
 
 def _where(history: History) -> str:
@@ -51,6 +51,10 @@ def stop_run(
     if trainer_gone(history, hostname=hostname, alive=alive):
         raise RunDirError(f"RUN_DIR {run_dir}: {run} is not running (its trainer, pid {history.start['pid']}, is "
                           f"gone without an end record); nothing to stop")
+    if finishing(history):  # the loop is over: no epoch to stop after, and nobody would read the stop file
+        last = history.last_epoch
+        raise RunDirError(f"RUN_DIR {run_dir}: {run} has finished its last epoch ({last['epoch']}/{last['epochs']}) "
+                          f"and is writing its end record and outputs; nothing to stop")
     created, request = request_stop(rd.stop, by or who("stlar stop"), history.run_id, clock=clock)
     if created:
         return (f"Stop requested for {run} in {run_dir}: it is in {_where(history)}; "
