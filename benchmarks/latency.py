@@ -3,9 +3,10 @@
 A separate process (`benchmarks.trickle`, standing in for the trainer) appends 200 epoch records spaced
 like short epochs through the shared writer (fsync included). This process runs the viewer's real update
 path: a `Follower` (inotify observer, or watchdog's polling observer for --poll) feeding `RunWindow` on an
-Agg canvas, its `tick()` called on the main thread every `viewer.window.TIMER_MS` ms re-armed after each
-call, as a Tk canvas timer does. Latency of a record = end of the frame that first shows it (the canvas's
-`draw_event`) - the record's own `time` (wall clock, same host). Targets: native p50 <= 50 ms and
+Agg canvas, its `tick()` called on the main thread when a file event wakes it (as the window's Tk file
+handler does) or else every `viewer.window.TIMER_MS` ms, re-armed after each call as a Tk timer is.
+Latency of a record = end of the frame that first shows it (the canvas's `draw_event`) - the record's own
+`time` (wall clock, same host). Targets: native p50 <= 50 ms and
 p99 <= 200 ms; --poll p50 <= 600 ms. The native case runs once more in a real Tk window under a fresh
 Xvfb, where Tk's own timer and blit are in the loop (`tk_latency`; skipped where Xvfb or Tk is missing).
 """
@@ -16,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 from benchmarks.context import Context
@@ -26,11 +26,11 @@ from shared.rundir import RunDir
 
 
 def run_timer(view: AggView, proc: subprocess.Popen, expected: int, timeout: float) -> list[float]:
-    """Tick the view like its canvas timer until `expected` epochs were shown (or the writer is gone)."""
+    """Tick the view as its GUI loop does (on a file event, else every TIMER_MS) until `expected` epochs were
+    shown (or the writer is gone)."""
     from viewer.window import TIMER_MS
 
     latencies: list[float] = []
-    timer = threading.Event()  # never set: the timer's period
     deadline = time.monotonic() + timeout
     while len(latencies) < expected and time.monotonic() < deadline:
         draws = len(view.draws)
@@ -42,7 +42,9 @@ def run_timer(view: AggView, proc: subprocess.Popen, expected: int, timeout: flo
             latencies += [view.draws[-1] - record["time"] for record in shown]
         if proc.poll() is not None and proc.returncode != 0:
             raise RuntimeError(f"the writer process failed (exit {proc.returncode})")
-        timer.wait(TIMER_MS / 1000)
+        # The GUI loop sleeps until a file event wakes it (the window's Tk file handler) or its timer fires.
+        view.wake.wait(TIMER_MS / 1000)
+        view.wake.clear()
     return latencies
 
 

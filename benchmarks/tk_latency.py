@@ -3,9 +3,10 @@
 `python -m benchmarks.tk_latency RUN_DIR N LO HI OUT_JSON` runs in its own process (pyplot and Tk stay out of
 the benchmark process) with DISPLAY set by `latency`: it opens the window as `stlar watch` does
 (`viewer.window.open_figure`, `RunWindow`, a started `Follower`), starts the trickle writer, and lets Tk's
-main loop run the window's timer. One more callback on that timer, run right after the window's tick,
-takes the epoch records that tick drained: by then the tick has redrawn and blitted into the Tk photo
-image (the X server copies it to the screen on Tk's next idle pass). Writes the latencies (s) as JSON.
+main loop run the window: its file handler (woken by the follower's file events) and its timer. At the end
+of each frame (the canvas's `draw_event`, which the window fires after blitted frames too) the epoch
+records drained for it are taken: by then the frame is blitted into the Tk photo image (the X server
+copies it to the screen on Tk's next idle pass). Writes the latencies (s) as JSON.
 """
 
 from __future__ import annotations
@@ -55,16 +56,21 @@ def measure(run_dir: Path, n: int, lo: float, hi: float, timeout: float) -> list
                                    str(lo), str(hi), "2"])
         deadline = time.monotonic() + timeout
 
-        def after_tick() -> None:
+        def frame_done(_event: object) -> None:
+            if window._partial_draw:  # the background pass of a full frame: not on screen yet
+                return
             shown = tap.take()
             if shown:
                 now = time.time()
                 latencies.extend(now - record["time"] for record in shown)
+
+        def check() -> None:
             if len(latencies) >= n or time.monotonic() > deadline or writer.poll() not in (None, 0):
                 plt.close(fig)
 
+        fig.canvas.mpl_connect("draw_event", frame_done)
         window.start_timer()
-        window.timer.add_callback(after_tick)
+        window.timer.add_callback(check)
         try:
             plt.show()
         finally:

@@ -1,8 +1,9 @@
 """The viewer's real update path, in this process, on an Agg canvas: what attach, update cost and latency drive.
 
 `AggView` builds `viewer.window.RunWindow` (the class `stlar watch` shows) on an Agg figure of the window's
-size, fed by a `viewer.follow.Follower`. On a GUI backend a canvas timer calls `RunWindow.tick()` every
-TIMER_MS; here the caller calls `tick()` itself (see `latency.run_timer`). Agg's `draw_idle` draws at once,
+size, fed by a `viewer.follow.Follower`. In a Tk window a file event wakes the GUI loop, which ticks the window
+at once (and a canvas timer ticks it every TIMER_MS); here the caller calls `tick()` itself when `wake` is set
+or TIMER_MS passed (see `latency.run_timer`). Agg's `draw_idle` draws at once,
 so when `tick()` returns the frame is complete. The frame's finish time comes from the canvas's `draw_event`
 (matplotlib fires it at the end of a full draw; the window also fires it after a blitted frame), so nothing
 in the viewer needs a benchmark hook. A full frame may fire it twice; the last one is the frame's end.
@@ -13,6 +14,7 @@ latency can be computed from the record's own `time` (set by the writer just bef
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,14 @@ class Tap:
     @on_warning.setter
     def on_warning(self, value) -> None:  # the window sets it on its source: it belongs to the follower
         self.follower.on_warning = value
+
+    @property
+    def on_change(self):
+        return self.follower.on_change
+
+    @on_change.setter
+    def on_change(self, value) -> None:  # the Tk window sets it to wake its loop: it belongs to the follower
+        self.follower.on_change = value
 
     def due(self) -> bool:
         return self.follower.due()
@@ -67,6 +77,9 @@ class AggView:
         self.draws: list[float] = []  # wall-clock time of each draw_event
         self.fig.canvas.mpl_connect("draw_event", lambda _event: self.draws.append(time.time()))
         self.follower = Follower(run_dir, poll=poll)
+        # What the window's Tk file handler does (see RunWindow._wake_on_change): a file event wakes the loop.
+        self.wake = threading.Event()
+        self.follower.on_change = self.wake.set
         if start:
             self.follower.start()
         self.tap = Tap(self.follower)

@@ -143,13 +143,25 @@ def test_a_new_run_in_the_same_dir_archives_the_log_and_yields_new_run(tmp_path)
 
 
 def test_the_handler_only_signals_and_ignores_our_own_reads():
-    changed = threading.Event()
-    hint = _Hint(changed)
+    changed, woken = threading.Event(), []
+    hint = _Hint(changed, lambda: woken.append(1))
     hint.dispatch(FileOpenedEvent("/x/training_log.jsonl"))
     hint.dispatch(FileClosedNoWriteEvent("/x/training_log.jsonl"))
-    assert not changed.is_set()
+    assert not changed.is_set() and not woken
     hint.dispatch(FileModifiedEvent("/x/training_log.jsonl"))
-    assert changed.is_set()
+    assert changed.is_set() and woken == [1]
+
+
+def test_an_append_calls_on_change_from_the_observer_thread(tmp_path):
+    rd = RunDir(tmp_path)
+    write_run(rd.log, 1)
+    woken = threading.Event()
+    with Follower(tmp_path, fallback=NEVER) as follower:
+        follower.drain()
+        follower.on_change = woken.set
+        with open(rd.log, "ab") as fh:
+            fh.write(b"\n")
+        assert woken.wait(10), "no wake-up within 10 s of an append"
 
 
 def test_wait_returns_false_at_its_timeout_and_close_joins_the_threads(tmp_path):

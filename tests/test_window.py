@@ -378,3 +378,28 @@ def test_reopening_gives_the_same_view(tmp_path):
     (h1, l1, s1, px1), (h2, l2, s2, px2) = frames
     assert (h1, l1, s1) == (h2, l2, s2)
     assert np.array_equal(px1, px2)
+
+
+def test_a_panel_whose_limits_move_is_redrawn_alone_with_the_pixels_of_a_full_draw(tmp_path):
+    window, source, _closed, _out = make_window(tmp_path)
+    canvas = window.fig.canvas
+    full, panels = [], []
+    real_draw, real_draw_artist = canvas.draw, window.fig.draw_artist
+    canvas.draw = lambda: full.append(1) or real_draw()
+    window.fig.draw_artist = lambda a: (panels.append(a) if a in window._axes else None) or real_draw_artist(a)
+    run = Run(epochs=40)
+    source.push(run.start(), *[run.epoch(e, 0.5 - 0.01 * e, 0.55 - 0.01 * e) for e in range(1, 6)])
+    window.tick()
+    assert window.panels.ax_loss.get_xlim() == (0.5, 40.5)  # the planned epochs, from the start
+    n_full, ylim = len(full), window.panels.ax_loss.get_ylim()
+    # A loss far below the held range: the loss panel's y axis grows (so do the gap and improvement panels').
+    source.push(run.epoch(6, 0.05, 0.1))
+    window.tick()
+    assert window.panels.ax_loss.get_ylim() != ylim
+    assert len(full) == n_full, "limits that move are a panel redraw, not a full draw"
+    assert window.panels.ax_loss in panels
+    blitted = np.asarray(canvas.buffer_rgba()).copy()
+    real_draw()
+    fresh = np.asarray(canvas.buffer_rgba())
+    differs = np.argwhere(np.any(blitted != fresh, axis=-1))
+    assert differs.size == 0, f"{len(differs)} pixels differ, e.g. at (row, col) {differs[:3].tolist()}"

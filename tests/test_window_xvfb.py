@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import time
 
 import numpy as np
@@ -147,3 +148,37 @@ def test_ctrl_c_closes_the_window_and_exits_0(tmp_path, display):
             assert "Detached; training continues" in watch.output
             assert "Traceback" not in watch.output
     assert not RunDir(tmp_path).stop.exists()
+
+
+WAKE_SCRIPT = r"""
+import sys, time
+import viewer.window as W
+from shared.logwriter import LogWriter
+from viewer.follow import Follower
+W.TIMER_MS = 600_000  # the timer never fires during the test: only a file event can tick the window
+run_dir = sys.argv[1]
+with Follower(run_dir, fallback=600) as follower:
+    fig = W.open_figure("wake test")
+    window = W.RunWindow(fig, run_dir, follower, out=None)
+    writer = LogWriter(run_dir + "/training_log.jsonl", run_id="wake")
+    def frame(_event):
+        if window.history.n_epochs and not window._partial_draw:
+            print(f"shown after {time.time() - appended:.3f} s", flush=True)
+            window.close()
+    def append():
+        global appended
+        appended = time.time()
+        writer.write("start", schema=1, config={}, epochs=3, n_train=1, n_val=1, device="cpu")
+        writer.write("epoch", epoch=1, epochs=3, train_loss=0.5, val_loss=0.6, lr=0.001, seconds=1.0, best=True,
+                     best_epoch=1, best_val_loss=0.6, metrics={})
+    fig.canvas.mpl_connect("draw_event", frame)
+    fig.canvas.get_tk_widget().after(500, append)
+    fig.canvas.get_tk_widget().after(10_000, lambda: (print("not shown within 10 s", flush=True), window.close()))
+    W.show(window)
+"""
+
+
+def test_a_file_event_wakes_the_real_window_without_its_timer(tmp_path, display):
+    done = run([sys.executable, "-c", WAKE_SCRIPT, str(tmp_path)], timeout=60, DISPLAY=display)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("shown after "), (done.stdout, done.stderr[-2000:])

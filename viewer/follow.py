@@ -31,14 +31,16 @@ _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
 
 
 class _Hint(FileSystemEventHandler):
-    """Runs on the observer thread: sets the event, touches nothing else."""
+    """Runs on the observer thread: sets the event and calls the follower's `on_change`, touches nothing else."""
 
-    def __init__(self, changed: threading.Event) -> None:
+    def __init__(self, changed: threading.Event, wake: Callable[[], None]) -> None:
         self._changed = changed
+        self._wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in _IGNORED_EVENTS:
             self._changed.set()
+            self._wake()
 
 
 def _change_events() -> list[type] | None:
@@ -93,6 +95,9 @@ class Follower:
         self.fallback = fallback
         self.changed = threading.Event()
         self.on_warning = on_warning  # may be set later, before the first drain (the printer is made after us)
+        # Called on the observer thread right after a file event, so a GUI loop can wake at once instead of at
+        # its next timer tick. Must be thread-safe and quick (the window writes one byte to a pipe).
+        self.on_change: Callable[[], None] | None = None
         self.reader = LogReader(self.run_dir.log, on_warning=self._warn)
         self._clock = clock
         self._observer_factory = observer_factory or (
@@ -159,6 +164,11 @@ class Follower:
         # 3. Read.
         return self.reader.poll()
 
+    def _wake(self) -> None:
+        on_change = self.on_change
+        if on_change is not None:
+            on_change()
+
     def _warn(self, message: str) -> None:
         if self.on_warning is not None:
             self.on_warning(message)
@@ -188,10 +198,10 @@ class Follower:
         try:
             filters = _change_events()
             try:
-                self._watch = self._observer.schedule(_Hint(self.changed), str(target), recursive=False,
-                                                      event_filter=filters)
+                self._watch = self._observer.schedule(_Hint(self.changed, self._wake), str(target),
+                                                      recursive=False, event_filter=filters)
             except TypeError:  # pragma: no cover - watchdog < 4 has no event_filter
-                self._watch = self._observer.schedule(_Hint(self.changed), str(target), recursive=False)
+                self._watch = self._observer.schedule(_Hint(self.changed, self._wake), str(target), recursive=False)
         except OSError as exc:
             if not self._events_failed:
                 self._warn(f"{target}: no file events ({exc.strerror or exc}); "

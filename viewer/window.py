@@ -41,8 +41,9 @@ TIMER_MS = 25  # drain interval: the floor of the append-to-redraw latency (a ti
 STATUS_SECONDS = 1.0  # the status line (record age, ETA, pid check) is refreshed this often
 LOG_LINES = 8  # lines shown in the log panel
 HOLD_MARGIN_X, HOLD_MARGIN_Y = 0.5, 0.25  # axes grow by this fraction of the data range when the data leave
-HEADER_BAND, STATUS_BAND = 0.915, 0.06  # figure fractions: the header lives above, the status line below
+HEADER_BAND, STATUS_BAND = 0.935, 0.06  # figure fractions: the header lives above, the status line below
 PANEL_PAD = 3  # pixels around a panel that its frame redraws (a spine's line reaches past the axes box)
+CELL_PAD = 2  # pixels around a panel's tight box (ticks, labels, title, legend) that a panel redraw clears
 FIGSIZE = (13.0, 9.4)  # inches at 100 dpi; shrunk to fit smaller screens (SCREEN_FILL)
 SCREEN_FILL = 0.9  # a window never covers more than this fraction of the screen's width or height
 DEBUG_GEOMETRY_ENV = "STLAR_DEBUG_GEOMETRY"  # set to 1: print the Stop button's screen geometry (GUI tests)
@@ -78,6 +79,19 @@ def hold_limits(held: tuple[float, float] | None, tight: tuple[float, float], ma
     if cap is not None:
         new_hi = max(hi, min(new_hi, cap))
     return new_lo, new_hi
+
+
+def _pixel_box(box: Bbox, pad: int) -> tuple[int, int, int, int]:
+    """`box` grown to whole pixels plus `pad` on each side: (x0, y0, x1, y1), display coordinates."""
+    return (math.floor(box.x0) - pad, math.floor(box.y0) - pad, math.ceil(box.x1) + pad, math.ceil(box.y1) + pad)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return b[0] <= a[0] and b[1] <= a[1] and a[2] <= b[2] and a[3] <= b[3]
 
 
 class Source(Protocol):
@@ -166,9 +180,13 @@ class RunWindow:
         self._geometry: tuple | None = None
         self._tick_failed = False
         self.timer = None
+        self._stop_waking: Callable[[], None] | None = None  # undoes `_wake_on_change`
         self._held: dict[tuple, tuple[float, float]] = {}  # limits held per (axes, "x" or "y")
         self._backgrounds: dict | None = None  # per region, the canvas without the changing artists
         self._regions: dict = {}
+        self._blank = None  # the canvas with nothing but the figure's face (see `_full_frame`)
+        self._cells: list[tuple[int, int, int, int]] = []  # per panel, the pixels its last draw covered
+        self._fixed_boxes: list[tuple[int, int, int, int]] = []  # what panel redraws must not touch
         self._dirty: set[str] = set()  # regions changed since the last frame
         self._log_drawn: list[str] = []  # the log lines as the canvas shows them
         self._drawn_layout: tuple | None = None
@@ -190,7 +208,7 @@ class RunWindow:
                                 ha="left", va="top", fontsize=9, color="dimgray")
         self.header = fig.text(0.5, 0.962, "", ha="center", va="top", fontsize=12, fontweight="bold",
                                bbox=dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="lightgray"))
-        grid = fig.add_gridspec(2, 2, left=0.07, right=0.985, top=0.895, bottom=0.335, hspace=0.42, wspace=0.17)
+        grid = fig.add_gridspec(2, 2, left=0.07, right=0.985, top=0.895, bottom=0.34, hspace=0.42, wspace=0.17)
         axes = [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
         self.panels = DiagnosticFigure(axes)
         self._outside: list = []  # panel artists drawn outside the plot box: never part of a panel's frame
@@ -247,6 +265,52 @@ class RunWindow:
         self.timer = self.fig.canvas.new_timer(interval=TIMER_MS)
         self.timer.add_callback(self._tick_guarded)
         self.timer.start()
+        self._wake_on_change()
+
+    def _wake_on_change(self) -> None:
+        """Tk on POSIX: a file event ticks the window at once instead of at the next timer tick (up to TIMER_MS
+        later). The follower's observer thread may not touch Tk, so it writes a byte to a pipe whose read end
+        Tk watches on the GUI thread (the self-pipe trick). Elsewhere the timer alone drains the source."""
+        widget_of = getattr(self.fig.canvas, "get_tk_widget", None)
+        if widget_of is None or os.name != "posix" or not hasattr(self.source, "on_change"):
+            return
+        import tkinter
+
+        tk = widget_of().tk
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+
+        def wake() -> None:  # observer thread
+            try:
+                os.write(write_fd, b"!")
+            except OSError:  # the pipe is full (a wake-up is pending anyway) or closed (the window is gone)
+                pass
+
+        def on_readable(_fd: int, _mask: int) -> None:  # GUI thread
+            try:
+                os.read(read_fd, 4096)
+            except OSError:
+                pass
+            self._tick_guarded()
+
+        def stop() -> None:
+            self.source.on_change = None
+            try:
+                tk.deletefilehandler(read_fd)
+            except Exception:  # the Tk interpreter is already gone
+                pass
+            os.close(read_fd)
+            os.close(write_fd)
+
+        try:
+            tk.createfilehandler(read_fd, tkinter.READABLE, on_readable)
+        except Exception:  # a Tk without file handlers: the timer alone will do
+            os.close(read_fd)
+            os.close(write_fd)
+            return
+        self.source.on_change = wake
+        self._stop_waking = stop
 
     def _tick_guarded(self) -> None:
         if self.interrupted:  # Ctrl-C in the terminal (see `show`): end the view, never the training
@@ -319,10 +383,14 @@ class RunWindow:
                 ax.set_xlim(0.5, (planned or 10) + 0.5)
             return
         # The shared figure fits the data tightly, so its limits (and tick labels) would move at every epoch
-        # and every frame would be a full redraw. Hold them, and grow them by a margin when the data leave.
+        # and every frame would redraw its panels. The x axis spans the planned epochs from the start (it
+        # shows how far the run has come); y is held, and grows by a margin when the data leave it.
+        last = self.history.epochs[-1]
         for ax in self._axes:
-            x = hold_limits(self._held.get((ax, "x")), ax.get_xlim(), HOLD_MARGIN_X,
-                            cap=planned + 0.5 if planned else None)
+            if planned:
+                x = (0.5, max(planned, last) + 0.5)
+            else:
+                x = hold_limits(self._held.get((ax, "x")), ax.get_xlim(), HOLD_MARGIN_X)
             y = hold_limits(self._held.get((ax, "y")), ax.get_ylim(), HOLD_MARGIN_Y)
             self._held[(ax, "x")], self._held[(ax, "y")] = x, y
             ax.set_xlim(x)
@@ -330,30 +398,83 @@ class RunWindow:
 
     # ---- frames -------------------------------------------------------------------------------------------
     def redraw(self) -> None:
-        """Show the current state now: a full draw when the layout changed (axis limits, the button, the size)
-        or the saved backgrounds are stale; otherwise, per changed region (each panel, the header, the log,
-        the status line), restore that region's background and draw its changing artists (blitting).
+        """Show the current state now, drawing as little as that takes:
+
+        - a full draw when the button, the size or the saved backgrounds changed (or on the first frame);
+        - a panel redraw for each panel whose axis limits moved: clear its cell (the panel with its ticks,
+          labels, title and legend), draw that one panel and keep it as the panel's new background. A full draw
+          of this figure costs 4-5 times one panel's; where a cell would touch anything else, a full draw;
+        - then, per changed region (each panel, the header, the log, the status line), restore that region's
+          background and draw its changing artists (blitting).
 
         Either way the canvas's `draw_event` fires once the frame is complete, so a listener can time frames.
         """
         canvas = self.fig.canvas
         layout = self._layout()
-        if not getattr(canvas, "supports_blit", False) or self._backgrounds is None or layout != self._drawn_layout:
+        drawn = self._drawn_layout
+        full = (not getattr(canvas, "supports_blit", False) or self._backgrounds is None or drawn is None
+                or layout[1:] != drawn[1:])
+        moved: list[int] = []
+        if not full:
+            moved = [i for i, (now, before) in enumerate(zip(layout[0], drawn[0])) if now != before]
+            full = bool(moved) and not self._panel_frames(moved)
+        if full:
             self._full_frame()
-            self._drawn_layout = layout
         else:
             for key in self._dirty:
                 if key == "log":
                     self._log_frame()
                     continue
-                for background, bbox, artists in self._regions[key]:
+                for i, (background, bbox, artists) in enumerate(self._regions[key]):
+                    if key == "axes" and i in moved:
+                        continue  # drawn by its panel frame just now
                     canvas.restore_region(self._backgrounds[background])
                     for artist in artists:
                         self.fig.draw_artist(artist)
                     canvas.blit(bbox)
+        self._drawn_layout = layout
         self._dirty.clear()
         self.frames += 1
         self._announce_frame()
+
+    def _panel_frames(self, moved: list[int]) -> bool:
+        """Redraw panels `moved` alone (their limits changed); False, drawing nothing, where one cannot be.
+
+        A panel's cell is its tight box before and after the change (old tick labels are cleared, new ones
+        fit), padded. Each cell is cleared to the figure's face, the panel drawn without its changing
+        artists and kept as its background, then those artists drawn on top: the pixels a full draw makes,
+        as long as nothing else of the figure reaches into the cell (checked here).
+        """
+        canvas = self.fig.canvas
+        renderer = canvas.get_renderer()
+        cells = dict(enumerate(self._cells))
+        for i in moved:
+            cells[i] = _pixel_box(Bbox.union([Bbox.from_extents(*self._cells[i]), self._axes[i].get_tightbbox(renderer)]),
+                                  CELL_PAD)
+        figure_box = _pixel_box(self.fig.bbox, 0)
+        for i in moved:
+            others = [box for j, box in cells.items() if j != i] + self._fixed_boxes
+            if not _inside(cells[i], figure_box) or any(_overlap(cells[i], box) for box in others):
+                return False
+        height = int(round(self.fig.bbox.height))
+        for i in moved:
+            name, bbox, layers = self._regions["axes"][i]
+            x0, y0, x1, y1 = cells[i]
+            # (xy places the saved region's origin, not the box's: the blank covers the canvas from its origin)
+            canvas.restore_region(self._blank, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
+            for artist in layers:
+                artist.set_visible(False)
+            try:
+                self.fig.draw_artist(self._axes[i])
+            finally:
+                for artist in layers:
+                    artist.set_visible(True)
+            self._backgrounds[name] = canvas.copy_from_bbox(bbox)
+            for artist in layers:
+                self.fig.draw_artist(artist)
+            canvas.blit(Bbox.from_extents(x0, y0, x1, y1))
+            self._cells[i] = _pixel_box(self._axes[i].get_tightbbox(renderer), CELL_PAD)
+        return True
 
     def _layout(self) -> tuple:
         return (tuple((ax.get_xlim(), ax.get_ylim()) for ax in self._axes), self.button_label,
@@ -442,12 +563,24 @@ class RunWindow:
         layers = [a for regions in self._regions.values() for _, _, artists in regions for a in artists]
         self._own_draw = self._partial_draw = True
         try:
+            # The figure's bare face, kept to clear a panel's cell for a panel redraw (see `_panel_frames`).
+            renderer = canvas.get_renderer()
+            renderer.clear()
+            self.fig.patch.draw(renderer)
+            self._blank = canvas.copy_from_bbox(self.fig.bbox)
             for artist in layers:
                 artist.set_visible(False)
             canvas.draw()
             self._backgrounds = {name: canvas.copy_from_bbox(bbox)
                                  for regions in self._regions.values() for name, bbox, _ in regions}
             self._backgrounds["log_area"] = canvas.copy_from_bbox(self._log_area(0, LOG_LINES))
+            renderer = canvas.get_renderer()
+            self._cells = [_pixel_box(ax.get_tightbbox(renderer), CELL_PAD) for ax in self._axes]
+            # What a panel's cell must never reach: everything else on the canvas that is drawn.
+            self._fixed_boxes = [_pixel_box(box, 0) for box in (
+                *(bbox for key in ("header", "log", "status") for _, bbox, _ in self._regions[key]),
+                self.ax_log.get_tightbbox(renderer), self.ax_button.get_tightbbox(renderer),
+                self.caption.get_window_extent(renderer))]
         finally:
             for artist in layers:
                 artist.set_visible(True)
@@ -583,16 +716,21 @@ class RunWindow:
 
     def close(self) -> None:
         """End this view (the Close button). Training is not touched."""
-        if self.timer is not None:
-            self.timer.stop()
+        self._stop_timers()
         self.closed = True
         if self.on_close is not None:
             self.on_close()
 
     def _on_window_closed(self, _event: object) -> None:
+        self._stop_timers()
+        self.closed = True
+
+    def _stop_timers(self) -> None:
         if self.timer is not None:
             self.timer.stop()
-        self.closed = True
+        stop, self._stop_waking = self._stop_waking, None
+        if stop is not None:
+            stop()
 
     # ---- GUI tests ----------------------------------------------------------------------------------------
     def button_screen_box(self) -> tuple[int, int, int, int] | None:
@@ -695,7 +833,6 @@ def show(window: RunWindow) -> bool:
     finally:
         if restore is not None:
             signal.signal(signal.SIGINT, restore)
-        if window.timer is not None:
-            window.timer.stop()
+        window._stop_timers()
         plt.close("all")
     return window.interrupted
