@@ -61,6 +61,52 @@ class History:
             self.end = record
         return False
 
+    def extend(self, records: list[Record]) -> int:
+        """Fold in `records` in order, exactly as `add` on each would; return how many epochs they added.
+
+        The bulk path of attaching to a long run: epoch records are folded in one tight loop (one `add` per
+        record was half a second of a 100,000-epoch attach); other records go through `add`.
+        """
+        before = len(self.epochs)
+        epochs, train, val, lr, seconds = (self.epochs.append, self.train_loss.append, self.val_loss.append,
+                                           self.lr.append, self.seconds.append)
+        metrics = self.metrics
+        nan = NAN
+        for record in records:
+            if record.get("type") != EPOCH:
+                self.add(record)
+                continue
+            if self.run_id is None:
+                self.run_id = record.get("run_id")
+            n = len(self.epochs)
+            epochs(record["epoch"])
+            value = record["train_loss"]
+            train(nan if value is None else float(value))
+            value = record["val_loss"]
+            val(nan if value is None else float(value))
+            value = record["lr"]
+            lr(nan if value is None else float(value))
+            value = record["seconds"]
+            seconds(nan if value is None else float(value))
+            values = record["metrics"]
+            if values.keys() == metrics.keys():  # the usual case: the same metrics every epoch
+                for name, value in values.items():
+                    metrics[name].append(nan if value is None else float(value))
+            else:
+                for name, value in values.items():
+                    column = metrics.get(name)
+                    if column is None:
+                        column = metrics[name] = [nan] * n
+                    column.append(nan if value is None else float(value))
+                for column in metrics.values():
+                    if len(column) == n:
+                        column.append(nan)
+            self.last_epoch = record
+            self.progress = None
+            self.records += 1
+            self.last_time = record.get("time", self.last_time)
+        return len(self.epochs) - before
+
     def _add_epoch(self, record: Record) -> None:
         n = len(self.epochs)
         self.last_epoch = record
@@ -114,6 +160,5 @@ class History:
 
 def history_of(records: list[Record]) -> History:
     history = History()
-    for record in records:
-        history.add(record)
+    history.extend(records)
     return history

@@ -2,7 +2,10 @@
 
 import math
 
-from shared.history import history_of
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.history import History, history_of
 
 
 def epoch(n, train, val, best_epoch, metrics=None, epochs=5):
@@ -46,3 +49,38 @@ def test_run_state_moves_from_live_to_stopping_to_finished():
 def test_empty_history():
     h = history_of([])
     assert h.n_epochs == 0 and h.planned_epochs is None and h.best_epoch is None and h.config == {}
+
+
+def _state(h):
+    """A History's whole state, NaN made comparable."""
+    def clean(value):
+        if isinstance(value, float) and math.isnan(value):
+            return "nan"
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+    return clean(dict(vars(h)))
+
+
+_records = st.lists(st.one_of(
+    st.builds(lambda n, train, val, names: epoch(n, train, val, 1, {name: 0.5 for name in names}),
+              st.integers(1, 50), st.one_of(st.none(), st.floats(0, 2)), st.one_of(st.none(), st.floats(0, 2)),
+              st.lists(st.sampled_from(["val_accuracy", "val_auroc", "f1"]), unique=True, max_size=3)),
+    st.just(START),
+    st.just({"type": "progress", "run_id": "r", "seq": 9, "time": 9.0, "epoch": 2, "batch": 3, "batches": 10,
+             "train_loss": 0.5, "elapsed": 1.0}),
+    st.just({"type": "gpu_stats", "run_id": "r", "seq": 4, "time": 4.0}),
+), max_size=30)
+
+
+@given(_records, _records)
+def test_extend_folds_exactly_as_add_does(first, then):
+    one_by_one = History()
+    for record in first + then:
+        one_by_one.add(record)
+    bulk = History()
+    added = bulk.extend(first) + bulk.extend(then)
+    assert added == one_by_one.n_epochs
+    assert _state(bulk) == _state(one_by_one)

@@ -22,7 +22,7 @@ from shared.rundir import RunDir
 from viewer.events import CATCH_UP_EPOCHS
 from viewer.follow import Follower
 from viewer.window import (
-    CLOSE_LABEL, FIGSIZE, STOP_LABEL, STOPPING_LABEL, RunWindow, header_line, hold_limits, on_screen,
+    CLOSE_LABEL, FIGSIZE, LOG_LINES, STOP_LABEL, STOPPING_LABEL, RunWindow, header_line, hold_limits, on_screen,
 )
 
 T0 = 1_000_000.0
@@ -334,8 +334,11 @@ def test_attach_to_a_long_run_catches_up_at_once(tmp_path):
     assert window.history.n_epochs == n
     assert window.button_label == CLOSE_LABEL
     printed = out.getvalue().splitlines()
-    assert printed[0] == f"(catching up on {n} epochs: diagnostics warnings are worked out for the last 500 only)"
-    assert sum(line.startswith("Epoch ") for line in printed) == n
+    assert printed[0] == (f"(catching up on {n} epochs: showing the last {LOG_LINES} epoch lines; diagnostics "
+                          "warnings are worked out for the last 500 only)")
+    epoch_lines = [line for line in printed if line.startswith("Epoch ")]
+    assert [line.split(":")[0] for line in epoch_lines] == [f"Epoch {e}" for e in range(n - LOG_LINES + 1, n + 1)]
+    assert epoch_lines[-1] in window.log_lines
     fig.canvas.draw()
 
 

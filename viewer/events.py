@@ -117,9 +117,10 @@ class Events:
         return skip
 
     @staticmethod
-    def catch_up_note(skip: int) -> str:
-        return (f"(catching up on {skip + CATCH_UP_EPOCHS} epochs: diagnostics warnings are worked out for "
-                f"the last {CATCH_UP_EPOCHS} only)")
+    def catch_up_note(skip: int, shown: int | None = None) -> str:
+        lines = f"showing the last {shown} epoch lines; " if shown is not None else ""
+        return (f"(catching up on {skip + CATCH_UP_EPOCHS} epochs: {lines}diagnostics warnings are worked out "
+                f"for the last {CATCH_UP_EPOCHS} only)")
 
     def warning(self, text: str) -> str:
         """A reader's warning (a skipped log line) as a panel line."""

@@ -31,7 +31,7 @@ from shared.errors import RunDirError
 from shared.figure import DiagnosticFigure, figure_title, save_png
 from shared.history import History
 from shared.logreader import NewRun
-from shared.records import Record
+from shared.records import EPOCH, Record
 from shared.rundir import RunDir
 from shared.stopfile import request_stop, who
 from viewer.events import Events
@@ -185,8 +185,8 @@ class RunWindow:
         self._backgrounds: dict | None = None  # per region, the canvas without the changing artists
         self._regions: dict = {}
         self._blank = None  # the canvas with nothing but the figure's face (see `_full_frame`)
-        self._cells: list[tuple[int, int, int, int]] = []  # per panel, the pixels its last draw covered
-        self._fixed_boxes: list[tuple[int, int, int, int]] = []  # what panel redraws must not touch
+        self._cells: list[tuple[int, int, int, int] | None] = []  # per panel, the pixels its last draw covered
+        self._fixed_boxes: list[tuple[int, int, int, int]] | None = None  # what panel redraws must not touch
         self._dirty: set[str] = set()  # regions changed since the last frame
         self._log_drawn: list[str] = []  # the log lines as the canvas shows them
         self._drawn_layout: tuple | None = None
@@ -344,8 +344,27 @@ class RunWindow:
             return False
         epochs = False
         skip = self.events.catch_up(items)
+        # Catching up on a long run, the log panel (and the terminal) get only the last LOG_LINES epoch lines:
+        # formatting 100,000 lines that scroll out at once took half of an attach.
+        quiet = 0
         if skip:
-            self._log(self.events.catch_up_note(skip))
+            quiet = sum(1 for item in items if not isinstance(item, NewRun) and item["type"] == EPOCH) - LOG_LINES
+            self._log(self.events.catch_up_note(skip, LOG_LINES))
+            # The oldest `skip` epochs get neither a line nor a warning: fold them in bulk. Records of other
+            # types among them (the start record) still get their lines, in order; none reads the epochs.
+            end = seen = 0
+            while end < len(items) and seen < skip and not isinstance(items[end], NewRun):
+                seen += items[end]["type"] == EPOCH
+                end += 1
+            bulk, items = items[:end], items[end:]
+            added = self.history.extend(bulk)
+            epochs = added > 0
+            skip -= added
+            quiet -= added
+            for item in bulk:
+                if item["type"] != EPOCH:
+                    for text in self.events.lines(item, self.history, diagnose=False):
+                        self._log(text)
         for item in items:
             if isinstance(item, NewRun):
                 self.history = History()
@@ -358,7 +377,12 @@ class RunWindow:
             added = self.history.add(item)
             epochs = added or epochs
             skip -= added
-            for text in self.events.lines(item, self.history, diagnose=skip < 0):
+            if added and quiet > 0:
+                quiet -= 1
+                texts = self.events.warnings(self.history) if skip < 0 else []
+            else:
+                texts = self.events.lines(item, self.history, diagnose=skip < 0)
+            for text in texts:
                 self._log(text)
         if epochs:
             self._update_panels()
@@ -447,10 +471,19 @@ class RunWindow:
         """
         canvas = self.fig.canvas
         renderer = canvas.get_renderer()
-        cells = dict(enumerate(self._cells))
+        drawn_limits = self._drawn_layout[0]
+        for i, ax in enumerate(self._axes):  # what each panel covered when it was drawn last
+            if self._cells[i] is None:
+                self._cells[i] = _pixel_box(self._tight_box(ax, drawn_limits[i], renderer), CELL_PAD)
+        if self._fixed_boxes is None:  # everything else on the canvas that is drawn: no cell may reach it
+            self._fixed_boxes = [_pixel_box(box, 0) for box in (
+                *(bbox for key in ("header", "log", "status") for _, bbox, _ in self._regions[key]),
+                self.ax_log.get_tightbbox(renderer), self.ax_button.get_tightbbox(renderer),
+                self.caption.get_window_extent(renderer))]
+        cells, tight = dict(enumerate(self._cells)), {}
         for i in moved:
-            cells[i] = _pixel_box(Bbox.union([Bbox.from_extents(*self._cells[i]), self._axes[i].get_tightbbox(renderer)]),
-                                  CELL_PAD)
+            tight[i] = _pixel_box(self._axes[i].get_tightbbox(renderer), CELL_PAD)
+            cells[i] = _pixel_box(Bbox.union([Bbox.from_extents(*self._cells[i]), Bbox.from_extents(*tight[i])]), 0)
         figure_box = _pixel_box(self.fig.bbox, 0)
         for i in moved:
             others = [box for j, box in cells.items() if j != i] + self._fixed_boxes
@@ -473,8 +506,22 @@ class RunWindow:
             for artist in layers:
                 self.fig.draw_artist(artist)
             canvas.blit(Bbox.from_extents(x0, y0, x1, y1))
-            self._cells[i] = _pixel_box(self._axes[i].get_tightbbox(renderer), CELL_PAD)
+            self._cells[i] = tight[i]
         return True
+
+    @staticmethod
+    def _tight_box(ax, limits: tuple, renderer) -> Bbox:
+        """`ax`'s tight box (ticks, labels, title, legend) as it was with `limits` ((x0, x1), (y0, y1))."""
+        now = ax.get_xlim(), ax.get_ylim()
+        if now == limits:
+            return ax.get_tightbbox(renderer)
+        ax.set_xlim(limits[0])
+        ax.set_ylim(limits[1])
+        try:
+            return ax.get_tightbbox(renderer)
+        finally:
+            ax.set_xlim(now[0])
+            ax.set_ylim(now[1])
 
     def _layout(self) -> tuple:
         return (tuple((ax.get_xlim(), ax.get_ylim()) for ax in self._axes), self.button_label,
@@ -574,13 +621,9 @@ class RunWindow:
             self._backgrounds = {name: canvas.copy_from_bbox(bbox)
                                  for regions in self._regions.values() for name, bbox, _ in regions}
             self._backgrounds["log_area"] = canvas.copy_from_bbox(self._log_area(0, LOG_LINES))
-            renderer = canvas.get_renderer()
-            self._cells = [_pixel_box(ax.get_tightbbox(renderer), CELL_PAD) for ax in self._axes]
-            # What a panel's cell must never reach: everything else on the canvas that is drawn.
-            self._fixed_boxes = [_pixel_box(box, 0) for box in (
-                *(bbox for key in ("header", "log", "status") for _, bbox, _ in self._regions[key]),
-                self.ax_log.get_tightbbox(renderer), self.ax_button.get_tightbbox(renderer),
-                self.caption.get_window_extent(renderer))]
+            # Worked out when a panel redraw first needs them: a panel's tight box costs ~10 ms of tick layout.
+            self._cells = [None] * len(self._axes)
+            self._fixed_boxes = None
         finally:
             for artist in layers:
                 artist.set_visible(True)
