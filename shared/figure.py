@@ -1,9 +1,9 @@
 """The 2x2 diagnostic figure, drawn the same way for the PNG, the live window and replay.
 
 Lines are created once and updated in place with `set_data`, so a live update costs one redraw, not a new
-figure. Long runs are decimated for display only (min/max per bucket keeps every spike visible) to two
-points per pixel of the panel's width: drawing 100,000 points where a panel has 550 pixels buys nothing.
-The data stays whole.
+figure. A curve with more points than its panel has pixels is drawn for display only as the band between
+each pixel's minimum and maximum (every spike stays visible): stroking 100,000 points where a panel has 550
+pixels buys nothing. The data stays whole.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from shared.atomic import atomic_path
 from shared.diagnostics import (
@@ -32,33 +33,44 @@ from shared.diagnostics import (
 )
 from shared.history import History
 
-MAX_POINTS = 2000  # points per line at most; more is decimated for display only ...
-POINTS_PER_PIXEL = 2  # ... and no more than this many per pixel of the panel's width (a min and a max)
+MAX_POINTS = 2000  # points per line at most; more are drawn as a min/max band (`envelope`) ...
+POINTS_PER_PIXEL = 2  # ... as are more than this many per pixel of the panel's width (a band has a min and a
+# max per pixel)
 MARKER_EPOCHS = 60  # up to this many epochs each point gets a dot, so 1 or 2 epochs are visible
 
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:red"
 
 
-def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most about `max_points` points that keep each bucket's minimum and maximum (NaN gaps survive)."""
+def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> list[np.ndarray]:
+    """The band between each bucket's minimum and maximum of `y`, as polygons (one per stretch without NaN).
+
+    What a line through every point shows when there are more points than pixels: drawn as a filled band with
+    its outline stroked, a smooth curve looks like a line and a noisy one like the area its zigzag fills, at a
+    fraction of the cost of stroking thousands of up-and-down segments (14 ms -> 2 ms at 100,000 epochs).
+    The first and last buckets reach the first and last x, so the band spans the data.
+    """
     n = y.size
-    if n <= max_points:
-        return x, y
-    bucket = int(np.ceil(n / (max_points // 2)))
+    bucket = int(np.ceil(n / buckets))
     rows = int(np.ceil(n / bucket))
-    padded = np.full(rows * bucket, np.nan)
-    padded[:n] = y
-    grid = padded.reshape(rows, bucket)
-    nan = np.isnan(grid)
-    lo = np.where(nan, np.inf, grid).argmin(axis=1)
-    hi = np.where(nan, -np.inf, grid).argmax(axis=1)
-    has_nan = nan.any(axis=1)
-    first_nan = nan.argmax(axis=1)
-    base = np.arange(rows) * bucket
-    picks = [base + lo, base + hi, (base + first_nan)[has_nan], np.array([n - 1])]
-    idx = np.unique(np.concatenate(picks))
-    idx = idx[idx < n]
-    return x[idx], y[idx]
+    grid = np.full(rows * bucket, np.nan)
+    grid[:n] = y
+    grid = grid.reshape(rows, bucket)
+    lo, hi = np.fmin.reduce(grid, axis=1), np.fmax.reduce(grid, axis=1)  # NaN only where a bucket is all NaN
+    xs = x[np.minimum(np.arange(rows) * bucket + bucket // 2, n - 1)].astype(float)
+    xs[0], xs[-1] = x[0], x[n - 1]
+    valid = ~np.isnan(lo)
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], valid, [False]]).astype(np.int8)))
+    return [np.concatenate([np.column_stack([xs[a:b], hi[a:b]]), np.column_stack([xs[a:b][::-1], lo[a:b][::-1]])])
+            for a, b in zip(edges[::2], edges[1::2])]
+
+
+def epoch_tick(value: float, _pos: int | None = None) -> str:
+    """An epoch axis label: `40`, `2500`, then `10k`, `95.5k`, `1.2M`, so long runs' labels never run together."""
+    if abs(value) < 10_000:
+        return f"{value:g}"
+    if abs(value) < 1_000_000:
+        return f"{value / 1000:g}k"
+    return f"{value / 1_000_000:g}M"
 
 
 class _Columns:
@@ -173,10 +185,20 @@ class DiagnosticFigure:
 
         for a in axes:
             a.xaxis.set_major_locator(MaxNLocator(integer=True))
+            a.xaxis.set_major_formatter(FuncFormatter(epoch_tick))
             a.grid(True, alpha=0.25)
         self._curves = (self.train_line, self.val_line, self.impr_line, self.gap_line, self.train_spread_line,
                         self.val_spread_line)
+        # Each curve's stand-in when it has more points than its panel has pixels (see `envelope`).
+        self.bands = tuple(self._band(line) for line in self._curves)
         self._columns: _Columns | None = None
+
+    @staticmethod
+    def _band(line) -> PolyCollection:
+        band = PolyCollection([], facecolors=line.get_color(), edgecolors=line.get_color(),
+                              linewidths=line.get_linewidth(), zorder=line.get_zorder())
+        line.axes.add_collection(band, autolim=False)
+        return band
 
     def update(self, history: History, settings: Settings | None = None) -> None:
         """Show `history` (any number of epochs, NaN for null losses). Does not draw the canvas."""
@@ -191,10 +213,14 @@ class DiagnosticFigure:
         impr, gap = improvements(val), gaps(train, val)
         train_spread, val_spread = cols.train_spread, cols.val_spread
 
-        for line, y in ((self.train_line, train), (self.val_line, val), (self.impr_line, impr),
-                        (self.gap_line, gap), (self.train_spread_line, train_spread),
-                        (self.val_spread_line, val_spread)):
-            line.set_data(*decimate(x, y, _max_points(line.axes)))
+        for line, band, y in zip(self._curves, self.bands, (train, val, impr, gap, train_spread, val_spread)):
+            max_points = _max_points(line.axes)
+            if y.size <= max_points:
+                line.set_data(x, y)
+                band.set_verts([])
+            else:
+                line.set_data([], [])
+                band.set_verts(envelope(x, y, max_points // POINTS_PER_PIXEL))
         marker = "o" if x.size <= MARKER_EPOCHS else "None"
         for line in self._curves:
             line.set_marker(marker)

@@ -126,3 +126,13 @@ def test_config_summary_skips_what_is_missing():
     assert config_summary({"epochs": 3, "config": {}}) == "3 epochs"
     assert config_summary({"epochs": 3, "config": {"lr": 0.0005, "model_type": 2}, "n_train": 10}) == \
         "3 epochs, model 2, lr 0.0005, 10 train"
+
+
+def test_a_catch_up_keeps_warnings_for_the_epochs_asked_and_only_past_the_threshold():
+    book = Epochs(600)
+    items = [rec("epoch", e, **book.fields(e, 0.3, 0.32)) for e in range(1, 601)]
+    assert Events().catch_up(items, keep=8) == 592
+    assert Events().catch_up(items[:CATCH_UP_EPOCHS], keep=8) == 0  # short runs: every epoch is diagnosed
+    assert Events.catch_up_note(592, 8, lines=False) == (
+        "(catching up on 600 epochs: showing the last 8 epochs; diagnostics warnings are worked out for the "
+        "last 8 only)")

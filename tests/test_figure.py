@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from shared.figure import MAX_POINTS, decimate, figure_title, new_figure, save_png
+from shared.figure import envelope, epoch_tick, figure_title, new_figure, save_png
 from shared.history import History
 
 
@@ -69,14 +69,20 @@ def test_annotations_follow_the_diagnostics():
     assert panels.plateau_text.get_text().startswith("Plateau")
 
 
-def test_decimate_keeps_extremes_and_gaps():
-    x = np.arange(100_000, dtype=float)
+def test_envelope_keeps_extremes_and_gaps_and_spans_the_data():
+    x = np.arange(1, 100_001, dtype=float)
     y = np.sin(x / 1000)
     y[12_345] = 50.0
-    y[54_321] = np.nan
-    dx, dy = decimate(x, y)
-    assert dx.size <= MAX_POINTS + 2 and 50.0 in dy and np.isnan(dy).any() and dx[-1] == x[-1]
-    assert np.all(np.diff(dx) > 0)
+    y[54_000:56_000] = np.nan  # a stretch of null losses wider than a bucket: a gap in the band
+    polygons = envelope(x, y, 500)
+    assert len(polygons) == 2
+    points = np.concatenate(polygons)
+    assert points[:, 1].max() == 50.0 and points[:, 1].min() == y[~np.isnan(y)].min()
+    assert points[:, 0].min() == 1 and points[:, 0].max() == 100_000
+    assert sum(len(p) for p in polygons) <= 2 * 500
+    assert not np.isnan(points).any()
+    gap_left, gap_right = polygons[0][:, 0].max(), polygons[1][:, 0].min()
+    assert gap_left < 54_000 < 56_000 < gap_right + 200  # the gap shows, to within a bucket (200 epochs)
 
 
 def curve_history(epochs, train, val, run_id="0123456789ab", end=None):
@@ -181,3 +187,8 @@ def test_a_failed_write_leaves_the_previous_png(tmp_path, monkeypatch):
         save_png(make_history(50), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [path.name], "no temporary file left"
+
+
+def test_epoch_ticks_stay_short_on_long_runs():
+    assert [epoch_tick(v) for v in (0, 8, 40, 2500, 10_000, 95_500, 100_000, 1_200_000)] == \
+        ["0", "8", "40", "2500", "10k", "95.5k", "100k", "1.2M"]

@@ -1,5 +1,5 @@
 """The figure's incremental update (one epoch at a time, as a live view calls it) shows exactly what a fresh
-figure shows for the same history; a new History starts afresh; lines hold at most two points per pixel."""
+figure shows for the same history; a new History starts afresh; curves hold at most two points per pixel."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def _records(n, seed=0, nulls=()):
 
 
 def _lines(panels):
-    return [np.asarray(line.get_xydata()) for line in panels._curves]
+    """What each curve shows: its line's points, or its band's polygons where it has more points than pixels."""
+    return [np.asarray(line.get_xydata()) for line in panels._curves] + \
+        [np.concatenate([path.vertices for path in band.get_paths()] or [np.empty((0, 2))]) for band in panels.bands]
 
 
 def test_epoch_by_epoch_updates_match_a_fresh_figure():
@@ -58,7 +60,7 @@ def test_a_new_history_is_shown_from_scratch():
     np.testing.assert_array_equal(panels.train_line.get_ydata(), np.asarray(second.train_loss))
 
 
-def test_lines_hold_two_points_per_pixel_of_the_panel_at_most():
+def test_curves_hold_two_points_per_pixel_of_the_panel_at_most():
     history = History()
     for record in _records(20_000):
         history.add(record)
@@ -67,4 +69,6 @@ def test_lines_hold_two_points_per_pixel_of_the_panel_at_most():
         panels = DiagnosticFigure(fig.subplots(2, 2).ravel())
         panels.update(history)
         limit = cap or POINTS_PER_PIXEL * panels.ax_loss.bbox.width
-        assert 0 < panels.train_line.get_xdata().size <= limit + 3  # + the last point and a NaN gap's first
+        assert len(panels.train_line.get_xdata()) == 0  # 20,000 points: shown as the band
+        vertices = sum(len(path.vertices) for path in panels.bands[0].get_paths())
+        assert 0 < vertices <= limit + 2  # a min and a max per pixel (+ the path's closing vertex)

@@ -334,8 +334,8 @@ def test_attach_to_a_long_run_catches_up_at_once(tmp_path):
     assert window.history.n_epochs == n
     assert window.button_label == CLOSE_LABEL
     printed = out.getvalue().splitlines()
-    assert printed[0] == (f"(catching up on {n} epochs: showing the last {LOG_LINES} epoch lines; diagnostics "
-                          "warnings are worked out for the last 500 only)")
+    assert printed[0] == (f"(catching up on {n} epochs: showing the last {LOG_LINES} epochs; diagnostics "
+                          f"warnings are worked out for the last {LOG_LINES} only)")
     epoch_lines = [line for line in printed if line.startswith("Epoch ")]
     assert [line.split(":")[0] for line in epoch_lines] == [f"Epoch {e}" for e in range(n - LOG_LINES + 1, n + 1)]
     assert epoch_lines[-1] in window.log_lines

@@ -102,25 +102,29 @@ class Events:
             return [line + (f": {message}" if message else "")]
         return []
 
-    def catch_up(self, items: list[Record | NewRun]) -> int:
-        """How many leading epoch records of `items` to show without working out warnings.
+    def catch_up(self, items: list[Record | NewRun], keep: int = CATCH_UP_EPOCHS) -> int:
+        """How many leading epoch records of `items` to show without working out warnings: when `items` hold
+        more than CATCH_UP_EPOCHS epochs, all but the last `keep`.
 
         Diagnostics cost ~0.1 ms an epoch; attaching to a 100,000-epoch log would spend seconds on warnings
-        nobody scrolls back to. The latest CATCH_UP_EPOCHS epochs get them; the checks firing when they
-        begin are printed as newly firing there.
+        nobody scrolls back to. The latest `keep` epochs get them; the checks firing when they begin are
+        printed as newly firing there. The terminal keeps CATCH_UP_EPOCHS; the window keeps the epochs its log
+        panel shows.
         """
         n = sum(1 for item in items if not isinstance(item, NewRun) and item["type"] == EPOCH)
-        skip = max(0, n - CATCH_UP_EPOCHS)
+        skip = n - keep if n > CATCH_UP_EPOCHS else 0
         if skip:
             self.firing = frozenset()
             self._off_for = {}
         return skip
 
     @staticmethod
-    def catch_up_note(skip: int, shown: int | None = None) -> str:
-        lines = f"showing the last {shown} epoch lines; " if shown is not None else ""
-        return (f"(catching up on {skip + CATCH_UP_EPOCHS} epochs: {lines}diagnostics warnings are worked out "
-                f"for the last {CATCH_UP_EPOCHS} only)")
+    def catch_up_note(skip: int, keep: int = CATCH_UP_EPOCHS, lines: bool = True) -> str:
+        """The line that says what a catch-up of `skip + keep` epochs shows (`lines` False: only the last
+        `keep` epochs get a line too)."""
+        shown = "" if lines else f"showing the last {keep} epochs; "
+        return (f"(catching up on {skip + keep} epochs: {shown}diagnostics warnings are worked out for the last "
+                f"{keep} only)")
 
     def warning(self, text: str) -> str:
         """A reader's warning (a skipped log line) as a panel line."""

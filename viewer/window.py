@@ -254,7 +254,7 @@ class RunWindow:
         self._axes = (p.ax_loss, p.ax_impr, p.ax_gap, p.ax_spread)
         # What changes between epochs without moving the axes; everything else is the blitted background.
         self._dynamic = [p.train_line, p.val_line, p.best_marker, p.best_vline, p.overfit_text, p.impr_line,
-                         p.plateau_text, p.gap_line, p.train_spread_line, p.val_spread_line, p.spread_text,
+                         p.plateau_text, p.gap_line, p.train_spread_line, p.val_spread_line, p.spread_text, *p.bands,
                          self.header, self.status_text, *self.log_texts]
         if self.debug_geometry:
             # After a draw the canvas has its final size; before the first one the geometry can still change.
@@ -343,15 +343,13 @@ class RunWindow:
         if not items:
             return False
         epochs = False
-        skip = self.events.catch_up(items)
-        # Catching up on a long run, the log panel (and the terminal) get only the last LOG_LINES epoch lines:
-        # formatting 100,000 lines that scroll out at once took half of an attach.
-        quiet = 0
+        # Catching up on a long run, only the epochs the log panel shows get a line and warnings: formatting
+        # 100,000 lines that scroll out at once took half of an attach.
+        skip = self.events.catch_up(items, keep=LOG_LINES)
         if skip:
-            quiet = sum(1 for item in items if not isinstance(item, NewRun) and item["type"] == EPOCH) - LOG_LINES
-            self._log(self.events.catch_up_note(skip, LOG_LINES))
-            # The oldest `skip` epochs get neither a line nor a warning: fold them in bulk. Records of other
-            # types among them (the start record) still get their lines, in order; none reads the epochs.
+            self._log(self.events.catch_up_note(skip, LOG_LINES, lines=False))
+            # The oldest `skip` epochs: folded in bulk. Records of other types among them (the start record)
+            # still get their lines, in order; none of those lines reads the epochs.
             end = seen = 0
             while end < len(items) and seen < skip and not isinstance(items[end], NewRun):
                 seen += items[end]["type"] == EPOCH
@@ -360,7 +358,6 @@ class RunWindow:
             added = self.history.extend(bulk)
             epochs = added > 0
             skip -= added
-            quiet -= added
             for item in bulk:
                 if item["type"] != EPOCH:
                     for text in self.events.lines(item, self.history, diagnose=False):
@@ -377,12 +374,7 @@ class RunWindow:
             added = self.history.add(item)
             epochs = added or epochs
             skip -= added
-            if added and quiet > 0:
-                quiet -= 1
-                texts = self.events.warnings(self.history) if skip < 0 else []
-            else:
-                texts = self.events.lines(item, self.history, diagnose=skip < 0)
-            for text in texts:
+            for text in self.events.lines(item, self.history, diagnose=skip < 0):
                 self._log(text)
         if epochs:
             self._update_panels()
