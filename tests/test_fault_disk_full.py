@@ -188,8 +188,10 @@ def test_viewer_writes_on_a_full_disk(tmp_path):
             pytest.skip("cannot mount a tmpfs here (needs root)")
         run_dir = disk.path / "run"
         run_dir.mkdir()
-        # A live run (this process is its "trainer": its pid is alive) on a disk with no space left.
-        write_run(run_dir / "training_log.jsonl", 3, end=None, pid=os.getpid(), host=socket.gethostname())
+        # A live run (this process is its "trainer": its pid is alive) in epoch 4 of 10, on a disk with no space
+        # left (after its last epoch there would be nothing to stop).
+        write_run(run_dir / "training_log.jsonl", 3, end=None, planned=10, pid=os.getpid(),
+                  host=socket.gethostname())
         disk.fill(0)
         done = subprocess.run(stlar("stop", run_dir), env=child_env(), capture_output=True, text=True,
                               timeout=TIMEOUT)
