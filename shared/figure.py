@@ -254,6 +254,9 @@ class DiagnosticFigure:
         _limits(self.ax_impr, x, [impr], floor=[0.0])
         _limits(self.ax_gap, x, [gap], floor=[0.0, OVERFIT_GAP * 1.5])
         _limits(self.ax_spread, x, [train_spread, val_spread], floor=[0.0, INSTABILITY_STD * 1.2])
+        if not np.isfinite(x).any():  # no epoch yet: show the epochs to come, not matplotlib's -0.06..0.06
+            for ax in (self.ax_loss, self.ax_impr, self.ax_gap, self.ax_spread):
+                ax.set_xlim(0.5, (history.planned_epochs or 10) + 0.5)
 
 
 # Fixed margins (fractions of the 12x9 in figure at 100 dpi) instead of layout="constrained": the solver ran

@@ -192,3 +192,11 @@ def test_a_failed_write_leaves_the_previous_png(tmp_path, monkeypatch):
 def test_epoch_ticks_stay_short_on_long_runs():
     assert [epoch_tick(v) for v in (0, 8, 40, 2500, 10_000, 95_500, 100_000, 1_200_000)] == \
         ["0", "8", "40", "2500", "10k", "95.5k", "100k", "1.2M"]
+
+
+def test_a_run_without_epochs_shows_the_epochs_to_come():
+    _fig, panels = new_figure()
+    h = History()
+    h.add({"type": "start", "run_id": "r", "seq": 0, "time": 0.0, "schema": 1, "config": {}, "epochs": 30})
+    panels.update(h)
+    assert panels.ax_loss.get_xlim() == (0.5, 30.5) and panels.ax_spread.get_xlim() == (0.5, 30.5)

@@ -165,6 +165,17 @@ def test_a_stop_already_requested_is_said_and_not_overwritten(tmp_path):
     assert window.button_label == STOPPING_LABEL
 
 
+def test_stop_after_the_last_planned_epoch_writes_nothing_and_says_why(tmp_path):
+    window, _source, _closed, _out = make_window(tmp_path)
+    run = Run(epochs=3)
+    window.apply([run.start()] + [run.epoch(e, 0.5, 0.52) for e in (1, 2, 3)])
+    window.click()
+    assert not (tmp_path / "STOP").exists()
+    assert window.log_lines[-1] == \
+        "Nothing to stop: the run has finished its last epoch (3/3) and is writing its outputs"
+    assert window.button_label == STOP_LABEL and "finishing" in window.status.text
+
+
 def test_a_run_dir_the_viewer_cannot_write_explains_instead_of_crashing(tmp_path, monkeypatch):
     window, _source, _closed, _out = make_window(tmp_path)
     window.apply([Run().start()])

@@ -35,7 +35,9 @@ from shared.records import EPOCH, Record
 from shared.rundir import RunDir
 from shared.stopfile import request_stop, who
 from viewer.events import Events
-from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, Status, pid_alive, status_of
+from viewer.status import (
+    CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, Status, finishing, pid_alive, status_of,
+)
 
 TIMER_MS = 25  # drain interval: the floor of the append-to-redraw latency (a tick with nothing due costs µs)
 STATUS_SECONDS = 1.0  # the status line (record age, ETA, pid check) is refreshed this often
@@ -729,6 +731,10 @@ class RunWindow:
             return
         if self.history.start is None:
             self._log(f"No run to stop yet: nothing has started in {self.run_dir.path}")
+        elif finishing(self.history):  # the loop is over: no epoch to stop after, no trainer reading the stop file
+            last = self.history.last_epoch
+            self._log(f"Nothing to stop: the run has finished its last epoch ({last['epoch']}/{last['epochs']}) "
+                      "and is writing its outputs")
         else:
             try:
                 created, request = request_stop(self.run_dir.stop, self.by, self.history.run_id)
