@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 import pytest
 
-from trainer.interrupt import Interrupts, describe, exit_code_for
+from trainer.interrupt import Interrupts, describe, exit_code_for, shield_workers
 
 
 def send(sig: int = signal.SIGINT) -> None:
@@ -101,3 +102,54 @@ def test_an_ignored_signal_stays_ignored():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+needs_masks = pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks (Windows)")
+
+
+class _WorkerStart:
+    """Stands in for a DataLoader: `iter()` is where real loaders fork their workers."""
+
+    num_workers = 2
+    worker_init_fn = None
+
+    def __init__(self, during=lambda: None):
+        self.during = during
+        self.mask_at_start: set[int] = set()
+
+    def __len__(self):
+        return 3
+
+    def __iter__(self):
+        self.mask_at_start = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the mask a forked worker inherits
+        self.during()
+        return iter(range(3))
+
+
+@needs_masks
+def test_workers_start_with_both_signals_blocked_and_the_mask_is_restored():
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    loader = _WorkerStart()
+    shielded = shield_workers(loader)
+    assert list(shielded) == [0, 1, 2] and len(shielded) == 3
+    assert {signal.SIGINT, signal.SIGTERM} <= loader.mask_at_start
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+
+
+@needs_masks
+def test_a_signal_while_workers_start_reaches_the_trainer_right_after():
+    # Thread-directed, so no other thread can take it while this one has it blocked.
+    seen_during = []
+    with Interrupts() as interrupts:
+        def signal_now():
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+            seen_during.append(interrupts())
+        iter(shield_workers(_WorkerStart(signal_now)))
+        assert seen_during == [None]  # held back while the workers were being started...
+        assert interrupts() == "SIGTERM"  # ...and delivered, not lost, once they were
+
+
+def test_a_loader_without_workers_is_left_as_it_is():
+    loader = _WorkerStart()
+    loader.num_workers = 0
+    assert shield_workers(loader) is loader

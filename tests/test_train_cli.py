@@ -6,6 +6,7 @@ Runs use tiny demo data and the simple CNN so that each takes a few seconds, mos
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -270,6 +271,52 @@ def test_a_signal_finishes_the_epoch_and_ends_interrupted(tiny_data, tmp_path, s
     assert f"{said} {stop['epoch']}" in stdout
     assert {"training_metrics.json", "training_params.json", "training_curves.png"} <= run_dir_files(out)
     assert_console_shape(stdout, str(out), "Training interrupted")
+
+
+# Runs in the trainer before the CLI. The first data-loader worker to start signals its whole process group
+# right after torch installed the worker's signal handlers and before stlar's worker init ran: a Ctrl-C
+# or `kill -- -PGID` that catches a worker being born, which under load happens whenever a worker is
+# slow to start. Forked workers inherit the patched module; the marker file makes it fire once (a second
+# signal would rightly abort the run).
+SIGNAL_AT_WORKER_BIRTH = """
+import os
+from torch.utils.data._utils import signal_handling
+_install = signal_handling._set_worker_signal_handlers
+def _install_then_signal_the_group(*args):
+    _install(*args)
+    try:
+        os.close(os.open({marker!r}, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    os.killpg(0, {sig})
+signal_handling._set_worker_signal_handlers = _install_then_signal_the_group
+"""
+
+
+@pytest.mark.skipif(multiprocessing.get_all_start_methods()[0] != "fork",
+                    reason="the injected signal reaches loader workers only when they are forked")
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_group_signal_while_a_loader_worker_starts_still_ends_interrupted(tiny_data, tmp_path, sig, code):
+    out = tmp_path / "models"
+    log = out / "training_log.jsonl"
+    marker = tmp_path / "signalled"
+    proc = start_stlar(*train_args(tiny_data, out, "--epochs", "100000", "--patience", "100000",
+                                   "--num-workers", "2"),
+                       cwd=tmp_path, prelude=SIGNAL_AT_WORKER_BIRTH.format(marker=str(marker), sig=int(sig)))
+    try:
+        rc, stdout, stderr = finish(proc)  # ends only if the trainer saw the signal and its workers lived
+    finally:
+        stop_process(proc)
+    assert marker.exists(), "the injected signal was never sent"
+    assert rc == code, stderr
+    assert "Traceback" not in stderr
+    assert "DataLoader worker" not in stdout + stderr  # torch's "... is killed by signal" / "exited unexpectedly"
+    recs = records(log)
+    stop = next(r for r in recs if r["type"] == "stop_requested")
+    end = recs[-1]
+    assert (stop["epoch"], stop["stop"]["signal"]) == (1, signal.Signals(sig).name)
+    assert (end["reason"], end["epochs_run"]) == ("interrupted", 1)
+    assert {"training_metrics.json", "training_params.json", "training_curves.png"} <= run_dir_files(out)
 
 
 def test_a_second_ctrl_c_aborts_mid_epoch_but_the_log_still_ends(slow_data, tmp_path):

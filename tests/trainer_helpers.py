@@ -45,7 +45,11 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
-def stlar_cmd(*args: str | Path) -> list[str]:
+def stlar_cmd(*args: str | Path, prelude: str = "") -> list[str]:
+    """`python -m stlar ARGS`; with `prelude`, that Python code runs first in the same process (a test's
+    fault injection), then the same CLI."""
+    if prelude:
+        return [sys.executable, "-c", f"{prelude}\nfrom stlar.cli import main\nmain()", *map(str, args)]
     return [sys.executable, "-m", "stlar", *map(str, args)]
 
 
@@ -69,7 +73,7 @@ def run_stlar(*args: str | Path, cwd: Path, timeout: float = 120.0, **env_extra:
                           encoding="utf-8", timeout=timeout, preexec_fn=PREEXEC)
 
 
-def start_stlar(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen:
+def start_stlar(*args: str | Path, cwd: Path, prelude: str = "", **env_extra: str) -> subprocess.Popen:
     """Start `python -m stlar ...` in its own session (like a job in a terminal: killpg reaches it all).
 
     Its stdout and stderr go to files in `cwd` (`finish` reads them): a pipe nobody drains would fill up
@@ -78,8 +82,8 @@ def start_stlar(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Po
     out = open(Path(cwd) / "stlar.stdout", "w", encoding="utf-8")
     err = open(Path(cwd) / "stlar.stderr", "w", encoding="utf-8")
     with out, err:  # the child has its own copies of the descriptors
-        proc = subprocess.Popen(stlar_cmd(*args), cwd=cwd, env=env(**env_extra), stdout=out, stderr=err,
-                                start_new_session=True, preexec_fn=PREEXEC)
+        proc = subprocess.Popen(stlar_cmd(*args, prelude=prelude), cwd=cwd, env=env(**env_extra), stdout=out,
+                                stderr=err, start_new_session=True, preexec_fn=PREEXEC)
     proc.output_dir = Path(cwd)  # type: ignore[attr-defined]
     return proc
 

@@ -8,10 +8,11 @@ the block ends, so a record is never half-counted and a checkpoint never half-re
 
 Data-loader workers receive the terminal's Ctrl-C too (same process group), and a SIGTERM sent to the
 whole group (systemd, `kill -- -PGID`) as well. A worker that died of it would break the epoch the
-trainer is trying to finish, so `shield_workers` makes workers ignore both signals: the main process
-alone decides, and its loader shuts the workers down when the run ends. (Forked workers also inherit the
-handler below; it does nothing outside the process that installed it.) Only the main thread can install
-handlers; elsewhere this is a no-op.
+trainer is trying to finish (torch then raises "DataLoader worker ... is killed by signal" in the trainer
+at whatever line runs, or waits for the dead worker), so `shield_workers` makes workers ignore both
+signals from birth: the main process alone decides, and its loader shuts the workers down when the run
+ends. (Forked workers also inherit the handler below; it does nothing outside the process that installed
+it.) Only the main thread can install handlers; elsewhere this is a no-op.
 """
 
 from __future__ import annotations
@@ -107,22 +108,74 @@ class Interrupts:
         self._muted = True
 
 
+_WORKER_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Windows has no signal masks (nor process groups that a Ctrl-C or killpg reaches all at once).
+_CAN_BLOCK = hasattr(signal, "pthread_sigmask")
+
+
+@contextlib.contextmanager
+def _worker_signals_blocked() -> Iterator[None]:
+    """Block SIGINT and SIGTERM in this thread for the block, then restore its mask.
+
+    A signal sent meanwhile is not lost: it stays pending and is delivered when the mask is restored (two of
+    the same kind merge into one). Python runs its handlers in the main thread either way.
+    """
+    if not _CAN_BLOCK:
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _WORKER_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _ignore_signals_then(init: Callable[[int], None] | None, worker_id: int) -> None:
-    # Runs in each data-loader worker after torch installed its own handlers (torch's SIGTERM handler
-    # would kill the worker on a SIGTERM from anyone but the trainer).
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # Runs in each data-loader worker, after torch installed its own handlers (torch's SIGTERM handler
+    # kills the worker on a SIGTERM from anyone but the trainer). The worker was born with both signals
+    # blocked (ShieldedLoader.__iter__), so none has reached it yet. Order matters:
+    # 1. ignore both: this also discards one that arrived since the worker was born (POSIX drops a pending
+    #    signal whose action becomes SIG_IGN, blocked or not);
+    # 2. only then unblock them, so none can slip in between under torch's handler.
+    for sig in _WORKER_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    if _CAN_BLOCK:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _WORKER_SIGNALS)
     if init is not None:
         init(worker_id)
+
+
+class ShieldedLoader:
+    """A DataLoader whose worker processes ignore SIGINT and SIGTERM from the moment they exist.
+
+    Iterating starts the workers (the first `iter()` of a persistent loader, every `iter()` otherwise). A
+    child process inherits the signal mask of the thread that starts it, so `__iter__` blocks both signals
+    while the workers start: each is born deaf to them until its init (`_ignore_signals_then`) has set
+    them to SIG_IGN. Without that, a worker not yet through its init (the one that got no batch yet, or
+    every one under load) dies of a group signal. The trainer's own handler sees a signal sent during the
+    block as soon as the block ends. Only `len()` and `iter()` are offered: that is all the loop uses.
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[Any]:
+        with _worker_signals_blocked():
+            return iter(self.loader)
 
 
 def shield_workers(loader: Any) -> Any:
     """Make `loader`'s worker processes ignore SIGINT and SIGTERM; call before its first iteration.
 
+    Returns a `ShieldedLoader` to iterate instead of `loader` (or `loader` itself when it has no workers).
     Keeps the loader's own `worker_init_fn` (run after). A picklable partial, so spawned workers (macOS,
     Windows) get it too. A worker that ignores SIGTERM still exits: the loader asks it to when the trainer
     is done, and it exits by itself within seconds once its parent is gone.
     """
     if getattr(loader, "num_workers", 0) > 0:
         loader.worker_init_fn = functools.partial(_ignore_signals_then, loader.worker_init_fn)
+        return ShieldedLoader(loader)
     return loader
