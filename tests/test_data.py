@@ -428,10 +428,12 @@ def test_loader_order_is_deterministic_for_a_seed() -> None:
 
 
 def test_loader_order_with_workers_matches_the_main_process() -> None:
+    # Over several epochs: persistent workers once made epoch 2 on differ (a shared generator).
     data = tagged_set(20)
-    expected = [order(make_loader(data, 4, True, 3, 0)) for _ in range(1)]
-    loader = make_loader(data, 4, True, 3, num_workers=2)
-    assert [order(loader)] == expected
+    in_process, with_workers = make_loader(data, 4, True, 3, 0), make_loader(data, 4, True, 3, num_workers=2)
+    expected = [order(in_process) for _ in range(3)]
+    assert [order(with_workers) for _ in range(3)] == expected
+    assert expected[0] != expected[1]
 
 
 def test_shuffled_loader_drops_a_trailing_single_sample_batch() -> None:

@@ -399,8 +399,9 @@ def collate_segments(items: list[tuple[np.ndarray, np.float32]]):
 def _seed_worker(worker_id: int) -> None:
     """Seed numpy and `random` in a loader worker from torch's per-worker seed.
 
-    Loading itself is deterministic today; this keeps any future augmentation reproducible, because
-    forked workers would otherwise share the parent's numpy state.
+    Loading itself draws no random numbers; this only keeps forked workers from sharing the parent's
+    numpy state. The per-worker seed depends on the worker's id, so it is no basis for augmentation that
+    must give the same data for any `num_workers` (see `make_loader`).
     """
     import torch
 
@@ -417,8 +418,12 @@ def make_loader(
     Contract:
     - Each batch is zero-padded to its own longest segment.
     - The order is a function of `seed` alone: a loader built with the same seed over the same data
-      yields the same batches, epoch after epoch, for any `num_workers` (the sampler draws from a
-      `torch.Generator` seeded with `seed`, and workers return batches in order).
+      yields the same batches, epoch after epoch, for any `num_workers` (the shuffling sampler owns a
+      `torch.Generator` seeded with `seed` that nothing else draws from, and workers return batches in
+      order).
+    - Loading draws no random numbers. Per-sample randomness added later (augmentation) must be seeded
+      from (seed, epoch, index), not from the worker's seed, or the promise above breaks: which worker
+      loads a sample depends on `num_workers`.
     - When shuffling, a trailing batch of a single segment is dropped (one sample per epoch, a
       different one each epoch): BatchNorm in training mode cannot normalise one value per channel,
       which the ResNet's last stage sees for one short segment.
@@ -438,17 +443,24 @@ def make_loader(
         raise InputError(f"--batch-size {batch_size}: must be at least 1")
     if num_workers < 0:
         raise InputError(f"--num-workers {num_workers}: must be 0 (load in the main process) or more")
-    generator = torch.Generator()
-    generator.manual_seed(seed)
+    dataset = _SegmentDataset(data)
+    # Two generators. DataLoader draws its workers' base seed from the one it is given, once per iter()
+    # without persistent workers (num_workers=0) and once per run with them: shared with the sampler,
+    # that made the order of epoch 2 on depend on num_workers. (Given none, it would draw from torch's
+    # global RNG, shifting whatever else draws from it by an amount that depends on num_workers.)
+    if shuffle:
+        sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    else:
+        sampler = torch.utils.data.SequentialSampler(dataset)
     drop_last = shuffle and len(data) > 1 and len(data) % batch_size == 1
     return torch.utils.data.DataLoader(
-        _SegmentDataset(data),
+        dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=sampler,
         drop_last=drop_last,
         collate_fn=collate_segments,
         num_workers=num_workers,
-        generator=generator,
+        generator=torch.Generator().manual_seed(seed),  # the workers' base seed only
         worker_init_fn=_seed_worker if num_workers > 0 else None,
         # Workers are started once, not every epoch: start-up dominates for in-memory data.
         persistent_workers=num_workers > 0,
