@@ -149,7 +149,9 @@ def test_a_signal_while_workers_start_reaches_the_trainer_right_after():
         assert interrupts() == "SIGTERM"  # ...and delivered, not lost, once they were
 
 
-def test_a_loader_without_workers_is_left_as_it_is():
+def test_a_loader_without_workers_is_iterated_as_it_is():
     loader = _WorkerStart()
     loader.num_workers = 0
-    assert shield_workers(loader) is loader
+    shielded = shield_workers(loader)
+    assert list(shielded) == [0, 1, 2] and loader.worker_init_fn is None
+    shielded.close()  # nothing to stop

@@ -319,6 +319,35 @@ def test_a_group_signal_while_a_loader_worker_starts_still_ends_interrupted(tiny
     assert {"training_metrics.json", "training_params.json", "training_curves.png"} <= run_dir_files(out)
 
 
+# Runs in the trainer before the CLI: validation of epoch 2 fails with an error nobody anticipated.
+ERROR_IN_EPOCH_2 = """
+import trainer.loop
+_accuracy, _calls = trainer.loop.accuracy, []
+def _failing_accuracy(*args):
+    _calls.append(1)
+    if len(_calls) == 2:
+        raise ValueError("injected fault in epoch 2")
+    return _accuracy(*args)
+trainer.loop.accuracy = _failing_accuracy
+"""
+
+
+def test_an_unexpected_error_with_loader_workers_ends_the_process(tiny_data, tmp_path):
+    # The workers ignore SIGTERM, and the traceback keeps their loader alive to the interpreter's exit:
+    # unless the trainer stops them first, multiprocessing's exit handler waits for them forever.
+    out = tmp_path / "models"
+    proc = start_stlar(*train_args(tiny_data, out, "--epochs", "5", "--num-workers", "2", "--no-plot"),
+                       cwd=tmp_path, prelude=ERROR_IN_EPOCH_2)
+    try:
+        rc, stdout, stderr = finish(proc)
+    finally:
+        stop_process(proc)
+    assert rc == 1, stderr
+    assert stderr.rstrip().endswith("ValueError: injected fault in epoch 2")
+    end = records(out / "training_log.jsonl")[-1]
+    assert (end["reason"], end["epochs_run"]) == ("failed", 1)
+
+
 def test_a_second_ctrl_c_aborts_mid_epoch_but_the_log_still_ends(slow_data, tmp_path):
     # Epochs of about a second (ResNet, batch 2) so the second signal lands inside the first epoch.
     out = tmp_path / "models"

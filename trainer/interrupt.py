@@ -153,7 +153,7 @@ class ShieldedLoader:
     while the workers start: each is born deaf to them until its init (`_ignore_signals_then`) has set
     them to SIG_IGN. Without that, a worker not yet through its init (the one that got no batch yet, or
     every one under load) dies of a group signal. The trainer's own handler sees a signal sent during the
-    block as soon as the block ends. Only `len()` and `iter()` are offered: that is all the loop uses.
+    block as soon as the block ends. Offers `len()`, `iter()` and `close()`: all the trainer uses.
     """
 
     def __init__(self, loader: Any) -> None:
@@ -163,19 +163,36 @@ class ShieldedLoader:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[Any]:
+        if getattr(self.loader, "num_workers", 0) == 0:
+            return iter(self.loader)
         with _worker_signals_blocked():
             return iter(self.loader)
+
+    def close(self) -> None:
+        """Stop the loader's persistent worker processes now, if they run (iterating starts new ones).
+
+        Call it when the run ends, and before an exception leaves the trainer: an exception that reaches
+        the interpreter keeps the loader alive to the end (`sys.last_traceback`), so multiprocessing's exit
+        handler would `terminate()` the workers, which ignore SIGTERM, then `join()` them forever.
+        """
+        # torch has no public call for this: workers stop when the loader's iterator is collected.
+        iterator = getattr(self.loader, "_iterator", None)
+        if iterator is None:
+            return
+        self.loader._iterator = None
+        shutdown = getattr(iterator, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
 
 
 def shield_workers(loader: Any) -> Any:
     """Make `loader`'s worker processes ignore SIGINT and SIGTERM; call before its first iteration.
 
-    Returns a `ShieldedLoader` to iterate instead of `loader` (or `loader` itself when it has no workers).
-    Keeps the loader's own `worker_init_fn` (run after). A picklable partial, so spawned workers (macOS,
-    Windows) get it too. A worker that ignores SIGTERM still exits: the loader asks it to when the trainer
-    is done, and it exits by itself within seconds once its parent is gone.
+    Returns a `ShieldedLoader` to iterate instead of `loader`; `close()` it when the run ends. Keeps the loader's own `worker_init_fn` (run after). A picklable
+    partial, so spawned workers (macOS, Windows) get it too. A worker that ignores SIGTERM still exits:
+    the loader asks it to when it is closed or collected, and it exits by itself within seconds once its
+    parent is gone.
     """
     if getattr(loader, "num_workers", 0) > 0:
         loader.worker_init_fn = functools.partial(_ignore_signals_then, loader.worker_init_fn)
-        return ShieldedLoader(loader)
-    return loader
+    return ShieldedLoader(loader)

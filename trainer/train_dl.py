@@ -230,6 +230,8 @@ def train_dl(
                 output_error = _finish(cfg, printer, history, reason, state.message, best_epoch, best_val)
                 error = error or output_error
         finally:
+            train_loader.close()  # stops its workers now: see ShieldedLoader.close
+            val_loader.close()
             writer.close()
 
     if error is not None:
