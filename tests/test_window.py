@@ -417,3 +417,25 @@ def test_a_panel_whose_limits_move_is_redrawn_alone_with_the_pixels_of_a_full_dr
     fresh = np.asarray(canvas.buffer_rgba())
     differs = np.argwhere(np.any(blitted != fresh, axis=-1))
     assert differs.size == 0, f"{len(differs)} pixels differ, e.g. at (row, col) {differs[:3].tolist()}"
+
+
+def test_the_button_changing_redraws_the_button_alone_with_the_pixels_of_a_full_draw(tmp_path):
+    window, source, _closed, _out = make_window(tmp_path)
+    canvas = window.fig.canvas
+    full = []
+    real_draw = canvas.draw
+    canvas.draw = lambda: full.append(1) or real_draw()
+    run = Run(epochs=10)
+    source.push(run.start(), *[run.epoch(e, 0.5, 0.55) for e in range(1, 4)])
+    window.tick()
+    n_full = len(full)
+    window.click()  # Stop Training -> Stopping...
+    assert window.button_label == STOPPING_LABEL
+    window.apply([run.end("stopped", 3)])  # -> Close
+    assert window.button_label == CLOSE_LABEL
+    assert len(full) == n_full, "a new button label is a button redraw, not a full draw"
+    blitted = np.asarray(canvas.buffer_rgba()).copy()
+    real_draw()
+    fresh = np.asarray(canvas.buffer_rgba())
+    differs = np.argwhere(np.any(blitted != fresh, axis=-1))
+    assert differs.size == 0, f"{len(differs)} pixels differ, e.g. at (row, col) {differs[:3].tolist()}"

@@ -188,7 +188,7 @@ class RunWindow:
         self._regions: dict = {}
         self._blank = None  # the canvas with nothing but the figure's face (see `_full_frame`)
         self._cells: list[tuple[int, int, int, int] | None] = []  # per panel, the pixels its last draw covered
-        self._fixed_boxes: list[tuple[int, int, int, int]] | None = None  # what panel redraws must not touch
+        self._fixed_boxes: dict[str, tuple[int, int, int, int]] | None = None  # what panel redraws must not touch
         self._dirty: set[str] = set()  # regions changed since the last frame
         self._log_drawn: list[str] = []  # the log lines as the canvas shows them
         self._drawn_layout: tuple | None = None
@@ -431,11 +431,13 @@ class RunWindow:
         layout = self._layout()
         drawn = self._drawn_layout
         full = (not getattr(canvas, "supports_blit", False) or self._backgrounds is None or drawn is None
-                or layout[1:] != drawn[1:])
+                or layout[2] != drawn[2])
         moved: list[int] = []
         if not full:
             moved = [i for i, (now, before) in enumerate(zip(layout[0], drawn[0])) if now != before]
             full = bool(moved) and not self._panel_frames(moved)
+        if not full and layout[1] != drawn[1]:
+            full = not self._button_frame()
         if full:
             self._full_frame()
         else:
@@ -465,22 +467,14 @@ class RunWindow:
         """
         canvas = self.fig.canvas
         renderer = canvas.get_renderer()
-        drawn_limits = self._drawn_layout[0]
-        for i, ax in enumerate(self._axes):  # what each panel covered when it was drawn last
-            if self._cells[i] is None:
-                self._cells[i] = _pixel_box(self._tight_box(ax, drawn_limits[i], renderer), CELL_PAD)
-        if self._fixed_boxes is None:  # everything else on the canvas that is drawn: no cell may reach it
-            self._fixed_boxes = [_pixel_box(box, 0) for box in (
-                *(bbox for key in ("header", "log", "status") for _, bbox, _ in self._regions[key]),
-                self.ax_log.get_tightbbox(renderer), self.ax_button.get_tightbbox(renderer),
-                self.caption.get_window_extent(renderer))]
+        self._known_boxes(renderer)
         cells, tight = dict(enumerate(self._cells)), {}
         for i in moved:
             tight[i] = _pixel_box(self._axes[i].get_tightbbox(renderer), CELL_PAD)
             cells[i] = _pixel_box(Bbox.union([Bbox.from_extents(*self._cells[i]), Bbox.from_extents(*tight[i])]), 0)
         figure_box = _pixel_box(self.fig.bbox, 0)
         for i in moved:
-            others = [box for j, box in cells.items() if j != i] + self._fixed_boxes
+            others = [box for j, box in cells.items() if j != i] + list(self._fixed_boxes.values())
             if not _inside(cells[i], figure_box) or any(_overlap(cells[i], box) for box in others):
                 return False
         height = int(round(self.fig.bbox.height))
@@ -502,6 +496,35 @@ class RunWindow:
             canvas.blit(Bbox.from_extents(x0, y0, x1, y1))
             self._cells[i] = tight[i]
         return True
+
+    def _button_frame(self) -> bool:
+        """Redraw the button alone (its label and colour changed); False, drawing nothing, where it cannot be."""
+        canvas = self.fig.canvas
+        renderer = canvas.get_renderer()
+        self._known_boxes(renderer)
+        box = _pixel_box(self.ax_button.get_tightbbox(renderer), CELL_PAD)
+        others = self._cells + [b for name, b in self._fixed_boxes.items() if name != "button"]
+        if not _inside(box, _pixel_box(self.fig.bbox, 0)) or any(_overlap(box, other) for other in others):
+            return False
+        x0, y0, x1, y1 = box
+        height = int(round(self.fig.bbox.height))
+        canvas.restore_region(self._blank, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
+        self.fig.draw_artist(self.ax_button)
+        canvas.blit(Bbox.from_extents(x0, y0, x1, y1))
+        return True
+
+    def _known_boxes(self, renderer) -> None:
+        """Work out what a partial redraw checks against, where not known since the last full frame: each
+        panel's cell as it was drawn, and the boxes of everything else that is drawn."""
+        drawn_limits = self._drawn_layout[0]
+        for i, ax in enumerate(self._axes):
+            if self._cells[i] is None:
+                self._cells[i] = _pixel_box(self._tight_box(ax, drawn_limits[i], renderer), CELL_PAD)
+        if self._fixed_boxes is None:
+            boxes = {key: bbox for key in ("header", "log", "status") for _, bbox, _ in self._regions[key]}
+            boxes.update(log_panel=self.ax_log.get_tightbbox(renderer), button=self.ax_button.get_tightbbox(renderer),
+                         caption=self.caption.get_window_extent(renderer))
+            self._fixed_boxes = {name: _pixel_box(box, 0) for name, box in boxes.items()}
 
     @staticmethod
     def _tight_box(ax, limits: tuple, renderer) -> Bbox:
