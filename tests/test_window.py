@@ -299,9 +299,10 @@ def test_blitted_frames_show_exactly_what_a_full_draw_shows(tmp_path):
     [
         (None, (0.5, 3.5), None, (0.5, 3.5)),  # first fit: as tight as the shared figure
         ((0.5, 10.5), (0.5, 8.5), None, (0.5, 10.5)),  # inside: hold
-        ((0.5, 10.5), (0.5, 11.5), None, (0.5, 14.25)),  # out on the right: grow by 25 % of the range
+        ((0.5, 10.5), (0.5, 11.5), None, (0.5, 16.5)),  # out on the right: grow by half the held span ...
+        ((0.5, 1.5), (0.5, 11.5), None, (0.5, 14.25)),  # ... or by 25 % of the data range, if more
         ((0.5, 10.5), (0.5, 11.5), 12.5, (0.5, 12.5)),  # ... but not past the planned last epoch
-        ((0.2, 0.7), (0.1, 0.7), None, (-0.05, 0.7)),  # a new low loss: the bottom moves
+        ((0.2, 0.7), (0.1, 0.7), None, (-0.15, 0.7)),  # a new low loss: the bottom moves
     ],
 )
 def test_hold_limits(held, tight, cap, expected):

@@ -42,7 +42,8 @@ from viewer.status import (
 TIMER_MS = 25  # drain interval: the floor of the append-to-redraw latency (a tick with nothing due costs µs)
 STATUS_SECONDS = 1.0  # the status line (record age, ETA, pid check) is refreshed this often
 LOG_LINES = 8  # lines shown in the log panel
-HOLD_MARGIN_X, HOLD_MARGIN_Y = 0.5, 0.25  # axes grow by this fraction of the data range when the data leave
+HOLD_MARGIN_X, HOLD_MARGIN_Y = 0.5, 0.25  # axes grow by this fraction of the data range when the data leave,
+HOLD_GROWTH = 0.5  # ... and by at least this fraction of their span
 HEADER_BAND, STATUS_BAND = 0.935, 0.06  # figure fractions: the header lives above, the status line below
 PANEL_PAD = 3  # pixels around a panel that its frame redraws (a spine's line reaches past the axes box)
 CELL_PAD = 2  # pixels around a panel's tight box (ticks, labels, title, legend) that a panel redraw clears
@@ -66,7 +67,9 @@ def hold_limits(held: tuple[float, float] | None, tight: tuple[float, float], ma
     """Axis limits that hold still while the data stay inside them.
 
     `tight` is the data's own range. Inside `held`: keep `held`. Outside: grow the side that was left by
-    `margin` times the data range, so a steadily growing run moves its axes a few times, not every epoch.
+    `margin` times the data range, and by at least HOLD_GROWTH times the held span, so the span grows
+    geometrically and a run moves its axes a few times, not every epoch (a move redraws the panel: in the
+    first epochs, when the losses fall fastest, a data-sized margin moved them at almost every epoch).
     `cap` bounds the upper limit (the planned last epoch) without cutting into the data.
     """
     lo, hi = tight
@@ -75,7 +78,7 @@ def hold_limits(held: tuple[float, float] | None, tight: tuple[float, float], ma
     held_lo, held_hi = held
     if held_lo <= lo and hi <= held_hi:
         return held
-    pad = (hi - lo) * margin
+    pad = max((hi - lo) * margin, (held_hi - held_lo) * HOLD_GROWTH)
     new_lo = min(held_lo, lo - pad) if lo < held_lo else held_lo
     new_hi = max(held_hi, hi + pad) if hi > held_hi else held_hi
     if cap is not None:
@@ -210,7 +213,7 @@ class RunWindow:
                                 ha="left", va="top", fontsize=9, color="dimgray")
         self.header = fig.text(0.5, 0.962, "", ha="center", va="top", fontsize=12, fontweight="bold",
                                bbox=dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="lightgray"))
-        grid = fig.add_gridspec(2, 2, left=0.07, right=0.985, top=0.895, bottom=0.34, hspace=0.42, wspace=0.17)
+        grid = fig.add_gridspec(2, 2, left=0.07, right=0.985, top=0.895, bottom=0.34, hspace=0.42, wspace=0.22)
         axes = [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
         self.panels = DiagnosticFigure(axes)
         self._outside: list = []  # panel artists drawn outside the plot box: never part of a panel's frame
