@@ -11,6 +11,18 @@ import pytest
 from trainer.interrupt import Interrupts, describe, exit_code_for, shield_workers
 
 
+@pytest.fixture(autouse=True)
+def default_dispositions():
+    """Each test starts from Python's own handlers, whatever started pytest: a shell running it in the
+    background (`pytest &`, nohup) hands it SIGINT ignored, and Interrupts keeps an ignored signal ignored."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 def send(sig: int = signal.SIGINT) -> None:
     # signal.raise_signal runs the Python handler before it returns, so no waiting is needed.
     signal.raise_signal(sig)
