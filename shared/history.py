@@ -4,16 +4,12 @@ final figure all fold records into a History and read columns from it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from shared.records import END, EPOCH, PROGRESS, START, STOP_REQUESTED, Record
 
 NAN = float("nan")
-
-
-def _num(value: Any) -> float:
-    """A loss or metric as a float; null (a non-finite number in the log) becomes NaN."""
-    return NAN if value is None else float(value)
 
 
 class History:
@@ -43,14 +39,13 @@ class History:
     def add(self, record: Record) -> bool:
         """Fold in one record; True if it adds an epoch (the figure needs a redraw)."""
         rtype = record.get("type")
+        if rtype == EPOCH:  # one fold of an epoch, shared with the bulk path
+            self.extend((record,))
+            return True
         self.records += 1
         if self.run_id is None:
             self.run_id = record.get("run_id")
         self.last_time = record.get("time", self.last_time)
-        if rtype == EPOCH:
-            self._add_epoch(record)
-            self.progress = None
-            return True
         if rtype == START:
             self.start = record
         elif rtype == PROGRESS:
@@ -61,7 +56,7 @@ class History:
             self.end = record
         return False
 
-    def extend(self, records: list[Record]) -> int:
+    def extend(self, records: Sequence[Record]) -> int:
         """Fold in `records` in order, exactly as `add` on each would; return how many epochs they added.
 
         The bulk path of attaching to a long run: epoch records are folded in one tight loop (one `add` per
@@ -106,23 +101,6 @@ class History:
             self.records += 1
             self.last_time = record.get("time", self.last_time)
         return len(self.epochs) - before
-
-    def _add_epoch(self, record: Record) -> None:
-        n = len(self.epochs)
-        self.last_epoch = record
-        self.epochs.append(record["epoch"])
-        self.train_loss.append(_num(record["train_loss"]))
-        self.val_loss.append(_num(record["val_loss"]))
-        self.lr.append(_num(record["lr"]))
-        self.seconds.append(_num(record["seconds"]))
-        for name, value in record["metrics"].items():
-            column = self.metrics.get(name)
-            if column is None:
-                column = self.metrics[name] = [NAN] * n
-            column.append(_num(value))
-        for column in self.metrics.values():
-            if len(column) == n:
-                column.append(NAN)
 
     @property
     def n_epochs(self) -> int:

@@ -188,8 +188,9 @@ class ShieldedLoader:
 def shield_workers(loader: Any) -> Any:
     """Make `loader`'s worker processes ignore SIGINT and SIGTERM; call before its first iteration.
 
-    Returns a `ShieldedLoader` to iterate instead of `loader`; `close()` it when the run ends. Keeps the loader's own `worker_init_fn` (run after). A picklable
-    partial, so spawned workers (macOS, Windows) get it too. A worker that ignores SIGTERM still exits:
+    Returns a `ShieldedLoader` to iterate instead of `loader`; `close()` it when the run ends. Keeps the
+    loader's own `worker_init_fn` (run after). A picklable partial, so spawned workers (macOS, Windows) get
+    it too. A worker that ignores SIGTERM still exits:
     the loader asks it to when it is closed or collected, and it exits by itself within seconds once its
     parent is gone.
     """

@@ -480,12 +480,9 @@ class RunWindow:
             others = [box for j, box in cells.items() if j != i] + list(self._fixed_boxes.values())
             if not _inside(cells[i], figure_box) or any(_overlap(cells[i], box) for box in others):
                 return False
-        height = int(round(self.fig.bbox.height))
         for i in moved:
             name, bbox, layers = self._regions["axes"][i]
-            x0, y0, x1, y1 = cells[i]
-            # (xy places the saved region's origin, not the box's: the blank covers the canvas from its origin)
-            canvas.restore_region(self._blank, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
+            self._clear(cells[i])
             for artist in layers:
                 artist.set_visible(False)
             try:
@@ -496,7 +493,7 @@ class RunWindow:
             self._backgrounds[name] = canvas.copy_from_bbox(bbox)
             for artist in layers:
                 self.fig.draw_artist(artist)
-            canvas.blit(Bbox.from_extents(x0, y0, x1, y1))
+            canvas.blit(Bbox.from_extents(*cells[i]))
             self._cells[i] = tight[i]
         return True
 
@@ -509,12 +506,17 @@ class RunWindow:
         others = self._cells + [b for name, b in self._fixed_boxes.items() if name != "button"]
         if not _inside(box, _pixel_box(self.fig.bbox, 0)) or any(_overlap(box, other) for other in others):
             return False
+        self._clear(box)
+        self.fig.draw_artist(self.ax_button)
+        canvas.blit(Bbox.from_extents(*box))
+        return True
+
+    def _clear(self, box: tuple[int, int, int, int]) -> None:
+        """Paint pixel box `box` (display coordinates) with the figure's bare face, as a full draw starts."""
         x0, y0, x1, y1 = box
         height = int(round(self.fig.bbox.height))
-        canvas.restore_region(self._blank, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
-        self.fig.draw_artist(self.ax_button)
-        canvas.blit(Bbox.from_extents(x0, y0, x1, y1))
-        return True
+        # Image rows grow downwards; xy places the saved region's origin (the blank starts at the canvas's).
+        self.fig.canvas.restore_region(self._blank, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
 
     def _known_boxes(self, renderer) -> None:
         """Work out what a partial redraw checks against, where not known since the last full frame: each
