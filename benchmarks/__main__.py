@@ -109,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     names = [m for m in MODULES if not args.only or m in args.only]
 
     info = machine()
-    with tempfile.TemporaryDirectory(prefix="stlar-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="stlar-dl-bench-") as tmp:
         ctx = Context.create(args.quick, Path(tmp))
         rows, errors = run_all(ctx, names)
     info["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     mode = "quick" if args.quick else "full"
-    header = (f"stlar benchmarks ({mode}), {info['date']}: {info['cpu']}, {info['cores']} cores, {info['memory']}; "
+    header = (f"stlar-dl benchmarks ({mode}), {info['date']}: {info['cpu']}, {info['cores']} cores, {info['memory']}; "
               f"load average {info['load']} before, {info['load_after']} after")
     print(header)
     print(text_table(rows))

@@ -1,8 +1,8 @@
 """Attach at scale: from starting the view on a 100,000-epoch log to its first complete frame (target <= 0.5 s).
 
-"Starting the view" is what `stlar watch` does after its imports: build the window's figure, start the
+"Starting the view" is what `stlar-dl watch` does after its imports: build the window's figure, start the
 follower, drain the whole log, fold it into the history, update the panels and draw. Measured in-process
-(imports excluded; `memory` reports the whole `stlar replay --png` process with them; garbage left by the
+(imports excluded; `memory` reports the whole `stlar-dl replay --png` process with them; garbage left by the
 previous repeat is collected before the clock starts, as a fresh process has none). Alternated with a bare
 read of the same log by the shared reader, which is the floor any view pays.
 """

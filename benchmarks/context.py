@@ -24,13 +24,13 @@ class Context:
     repeats: int = 7  # paired repeats of the load/attach figures
     update_pairs: int = 30  # update cost: (100, 100,000) pairs
     latency_records: int = 200  # live latency: records per mode
-    latency_spacing: tuple[float, float] = (0.3, 0.6)  # seconds between records, uniform: `stlar demo`'s epochs
+    latency_spacing: tuple[float, float] = (0.3, 0.6)  # seconds between records, uniform: `stlar-dl demo`'s epochs
     memory_runs: int = 3
     idle_seconds: float = 30.0
     idle_slices: int = 6  # the idle window is read in this many slices (the spread)
     trainer_pairs: int = 10  # trainer overhead: rounds of (on, on --no-plot, off, plain)
-    demo_n: int = 1500  # demo data set size (`stlar demo`'s)
-    train_epochs: int | None = None  # None: `stlar demo`'s epochs
+    demo_n: int = 1500  # demo data set size (`stlar-dl demo`'s)
+    train_epochs: int | None = None  # None: `stlar-dl demo`'s epochs
     cache: dict = field(default_factory=dict, repr=False)  # results one module computes for another
     _big_run: Path | None = field(default=None, repr=False)
     started: float = field(default_factory=time.perf_counter)

@@ -1,4 +1,4 @@
-"""Viewer idle cost: CPU used by `stlar watch --no-window` on a live run with no new records (target <= 1%).
+"""Viewer idle cost: CPU used by `stlar-dl watch --no-window` on a live run with no new records (target <= 1%).
 
 A live run: a log with a start record (this process's pid and host, so the viewer sees a live trainer) and
 20 epochs, no end. The viewer is started as users start it, waits until it has printed the 20th epoch, and
@@ -43,7 +43,7 @@ def run(ctx: Context) -> list[Row]:
             procs[mode] = (proc, LineWatcher(proc.stdout))
         for mode, (proc, lines) in procs.items():
             if not lines.wait_for(f"{EPOCHS}/{PLANNED}", timeout=60):
-                raise RuntimeError(f"stlar watch {mode} did not show the run: {''.join(lines.lines)[-300:]}")
+                raise RuntimeError(f"stlar-dl watch {mode} did not show the run: {''.join(lines.lines)[-300:]}")
         ctx.say(f"viewer idle CPU over {ctx.idle_seconds:g} s")
         slice_s = ctx.idle_seconds / ctx.idle_slices
         clock = threading.Event()  # never set: the slice timer
@@ -54,7 +54,7 @@ def run(ctx: Context) -> list[Row]:
             clock.wait(slice_s)
             for mode, (proc, _lines) in procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"stlar watch {mode} exited early ({proc.returncode})")
+                    raise RuntimeError(f"stlar-dl watch {mode} exited early ({proc.returncode})")
                 now = (time.monotonic(), cpu_seconds(proc.pid))
                 slices[mode].append(100 * (now[1] - last[mode][1]) / (now[0] - last[mode][0]))
                 last[mode] = now

@@ -18,7 +18,7 @@ from shared.diagnostics import EarlyStopping
 from shared.logwriter import LogWriter
 from shared.records import END, EPOCH, SCHEMA_VERSION, START
 
-CONFIG = {  # a start record's config as `stlar train-dl` writes it (demo defaults)
+CONFIG = {  # a start record's config as `stlar-dl train-dl` writes it (demo defaults)
     "train": "demo/manifest_train.csv", "val": "demo/manifest_val.csv", "epochs": 15, "batch_size": 64,
     "lr": 0.001, "weight_decay": 0.0001, "out_dir": "models", "num_workers": 2, "model_type": 2,
     "patience": 5, "min_delta": 0.0, "no_plot": False, "gui": False, "device": "cpu", "seed": 42,
@@ -31,7 +31,7 @@ def start_fields(epochs: int, pid: int | None = None) -> dict[str, Any]:
                 n_train=1600, n_val=400, n_train_positive=800, n_val_positive=200, device="cpu",
                 host=os.uname().nodename, pid=os.getpid() if pid is None else pid, model="ResNet-1D",
                 parameters=180_000, batches=25, val_batches=7, warnings=[],
-                versions={"python": "3.11", "torch": "2.13", "stlar": "0.1.0"})
+                versions={"python": "3.11", "torch": "2.13", "stlar-dl": "0.1.0"})
 
 
 def epoch_fields(n: int, seed: int = 0, first: int = 1, planned: int | None = None) -> Iterator[dict[str, Any]]:

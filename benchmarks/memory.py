@@ -1,4 +1,4 @@
-"""Viewer memory: peak RSS of `stlar replay RUN --png FILE` on the 100,000-record log (target <= 300 MB).
+"""Viewer memory: peak RSS of `stlar-dl replay RUN --png FILE` on the 100,000-record log (target <= 300 MB).
 
 The whole process as a user runs it (interpreter, imports, reading, the figure, the PNG), peak resident set
 from the kernel: the VmHWM the process reads as it exits (see `procs` for why not wait4). Its wall time is
@@ -25,7 +25,7 @@ def run(ctx: Context) -> list[Row]:
         done = run_measured(stlar_measured_cmd(hwm, "replay", str(run_dir), "--png", str(png)), timeout=300,
                             workdir=ctx.tmp)
         if done.returncode != 0 or not png.is_file() or not hwm.is_file():
-            raise RuntimeError(f"stlar replay --png failed (exit {done.returncode}): {done.stderr.strip()[-300:]}")
+            raise RuntimeError(f"stlar-dl replay --png failed (exit {done.returncode}): {done.stderr.strip()[-300:]}")
         rss.append(read_hwm_mb(hwm))
         wall.append(done.wall)
     size = ctx.size_note or f"{ctx.big_epochs:,} records"

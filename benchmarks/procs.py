@@ -21,11 +21,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def stlar_cmd(*args: str) -> list[str]:
-    """`stlar ARGS` as this interpreter runs it (the venv's, whatever PATH says)."""
-    return [sys.executable, "-m", "stlar", *args]
+    """`stlar-dl ARGS` as this interpreter runs it (the venv's, whatever PATH says)."""
+    return [sys.executable, "-m", "stlar_dl", *args]
 
 
-# `python -m stlar ARGS`, plus an exit hook that writes the process's VmHWM (kB) to the file in argv[1].
+# `python -m stlar_dl ARGS`, plus an exit hook that writes the process's VmHWM (kB) to the file in argv[1].
 _HWM_WRAPPER = (
     "import atexit, runpy, sys\n"
     "out = sys.argv[1]\n"
@@ -35,13 +35,13 @@ _HWM_WRAPPER = (
     "    with open(out, 'w') as fh:\n"
     "        fh.write(kb)\n"
     "atexit.register(_hwm)\n"
-    "sys.argv = ['stlar'] + sys.argv[2:]\n"
-    "runpy.run_module('stlar', run_name='__main__', alter_sys=True)\n"
+    "sys.argv = ['stlar-dl'] + sys.argv[2:]\n"
+    "runpy.run_module('stlar_dl', run_name='__main__', alter_sys=True)\n"
 )
 
 
 def stlar_measured_cmd(hwm_file: Path, *args: str) -> list[str]:
-    """`stlar ARGS` that writes its own peak RSS (VmHWM, kB) to `hwm_file` when it exits (read with `read_hwm`)."""
+    """`stlar-dl ARGS` that writes its own peak RSS (VmHWM, kB) to `hwm_file` when it exits (read with `read_hwm`)."""
     return [sys.executable, "-c", _HWM_WRAPPER, str(hwm_file), *args]
 
 

@@ -1,7 +1,7 @@
-"""Live latency in a real Tk window: `stlar watch`'s window under Xvfb, its own canvas timer, its own blit.
+"""Live latency in a real Tk window: `stlar-dl watch`'s window under Xvfb, its own canvas timer, its own blit.
 
 `python -m benchmarks.tk_latency RUN_DIR N LO HI OUT_JSON` runs in its own process (pyplot and Tk stay out of
-the benchmark process) with DISPLAY set by `latency`: it opens the window as `stlar watch` does
+the benchmark process) with DISPLAY set by `latency`: it opens the window as `stlar-dl watch` does
 (`viewer.window.open_figure`, `RunWindow`, a started `Follower`), starts the trickle writer, and lets Tk's
 main loop run the window: its file handler (woken by the follower's file events) and its timer. At the end
 of each frame (the canvas's `draw_event`, which the window fires after blitted frames too) the epoch
@@ -50,7 +50,7 @@ def measure(run_dir: Path, n: int, lo: float, hi: float, timeout: float) -> list
     follower = Follower(run_dir).start()
     try:
         tap = Tap(follower)
-        fig = open_figure(f"stlar watch — {run_dir}")
+        fig = open_figure(f"stlar-dl watch — {run_dir}")
         window = RunWindow(fig, run_dir, tap, out=None)
         writer = subprocess.Popen([sys.executable, "-m", "benchmarks.trickle", str(RunDir(run_dir).log), str(n),
                                    str(lo), str(hi), "2"])

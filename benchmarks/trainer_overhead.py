@@ -1,4 +1,4 @@
-"""Trainer overhead: `stlar train-dl` on demo data vs the same training with the run-dir protocol off.
+"""Trainer overhead: `stlar-dl train-dl` on demo data vs the same training with the run-dir protocol off.
 
 Paired runs, same seed, in this process, in an order that alternates (on, on --no-plot, off, plain; then
 reversed); see `training` for what each side does. The figure is the median of the paired ratios on/off of
@@ -51,7 +51,7 @@ def run(ctx: Context) -> list[Row]:
     same = all(training.same_losses(a.val_loss, b.val_loss) for a, b in zip(on + no_plot, off + off))
     median = statistics.median
     epochs = len(on[0].val_loss)
-    what = f"{epochs} epochs on {ctx.demo_n} demo segments, `stlar demo` settings"
+    what = f"{epochs} epochs on {ctx.demo_n} demo segments, `stlar-dl demo` settings"
     per_epoch = [a.epoch_period / b.epoch_period for a, b in zip(on, off)]
     return [
         Row("trainer overhead (train-dl / protocol off)", [a.seconds / b.seconds for a, b in zip(on, off)], "x",

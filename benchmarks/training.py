@@ -1,7 +1,7 @@
 """The training runs the trainer figures share: `train-dl` itself, the same training with the run-dir protocol
-off, and a plain PyTorch loop over the same tensors. Demo data and `stlar demo`'s settings throughout.
+off, and a plain PyTorch loop over the same tensors. Demo data and `stlar-dl demo`'s settings throughout.
 
-Protocol on: `trainer.train_dl.train_dl(cfg)` in this process, exactly what `stlar train-dl` runs after
+Protocol on: `trainer.train_dl.train_dl(cfg)` in this process, exactly what `stlar-dl train-dl` runs after
 parsing its options: log with fsync, stop-file poll before every batch, best.pt on each new best, the
 diagnostic report, metrics, params and the curves PNG. Protocol off: the same setup steps (manifests, torch
 threads, seeds, model, optimiser, loaders), then `trainer.loop.train_loop` with a `LoopIO` whose

@@ -1,6 +1,6 @@
 """The viewer's real update path, in this process, on an Agg canvas: what attach, update cost and latency drive.
 
-`AggView` builds `viewer.window.RunWindow` (the class `stlar watch` shows) on an Agg figure of the window's
+`AggView` builds `viewer.window.RunWindow` (the class `stlar-dl watch` shows) on an Agg figure of the window's
 size, fed by a `viewer.follow.Follower`. In a Tk window a file event wakes the GUI loop, which ticks the window
 at once (and a canvas timer ticks it every TIMER_MS); here the caller calls `tick()` itself when `wake` is set
 or TIMER_MS passed (see `latency.run_timer`). Agg's `draw_idle` draws at once,

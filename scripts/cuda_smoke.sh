@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CUDA smoke run of `stlar train-dl`: what the CPU test suite cannot check, in one short script for a lent GPU.
+# CUDA smoke run of `stlar-dl train-dl`: what the CPU test suite cannot check, in one short script for a lent GPU.
 #
 # Checks, each printed as PASS/FAIL:
 #   1. torch sees the device (nvidia-smi -L, torch and CUDA versions printed first);
@@ -9,7 +9,7 @@
 #   3. best.pt loads with torch.load(map_location="cpu", weights_only=True) into a fresh model of its type
 #      (tensors saved from the GPU must come back on the CPU) and predicts finite logits;
 #   4. --num-workers 2 (worker processes handing batches to a CUDA model) and --model-type 1 also finish;
-#   5. `stlar stop RUN_DIR` during a long run: the trainer finishes its epoch, writes an end record with
+#   5. `stlar-dl stop RUN_DIR` during a long run: the trainer finishes its epoch, writes an end record with
 #      reason "stopped" and exits 0.
 #
 # Usage: bash scripts/cuda_smoke.sh                 (DEVICE=cuda by default; on the GPU machine)
@@ -43,11 +43,11 @@ if ! python3 -c "import watchdog, orjson" 2>/dev/null; then
 fi
 export PYTHONPATH="$SITE:$PWD"
 # An older typer there may not run our CLI; the one we test with travels in .whl/typer as a fallback.
-if ! python3 -m stlar --version; then
-    echo "note: the installed typer cannot run stlar; installing .whl/typer"
+if ! python3 -m stlar_dl --version; then
+    echo "note: the installed typer cannot run stlar-dl; installing .whl/typer"
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
         .whl/typer/*.whl || { echo "FAIL install typer wheels"; exit 99; }
-    check "stlar runs with the carried typer" python3 -m stlar --version
+    check "stlar-dl runs with the carried typer" python3 -m stlar_dl --version
 fi
 echo "== environment (DEVICE=$DEVICE)"
 command -v nvidia-smi >/dev/null && nvidia-smi -L
@@ -64,11 +64,11 @@ if [ "$DEVICE" != cpu ]; then
     check "torch sees CUDA" python3 -c "import torch, sys; sys.exit(not torch.cuda.is_available())"
 fi
 
-stlar() { python3 -m stlar "$@"; }
+stlar-dl() { python3 -m stlar_dl "$@"; }
 
 # ---- 1. demo data -------------------------------------------------------------------------------------
 DATA="$WORK/data"
-check "demo-data" stlar demo-data "$DATA" --n 2000 --seed 0
+check "demo-data" stlar-dl demo-data "$DATA" --n 2000 --seed 0
 
 # The run dir's outputs and the log's start/epoch/end records; prints each epoch's seconds.
 check_run() {  # check_run RUN_DIR EXPECTED_REASON EXPECTED_EPOCHS(or -)
@@ -112,7 +112,7 @@ EOF
 train() {  # train RUN_DIR EPOCHS EXTRA_ARGS...: a foreground run; its exit status and wall time
     local run=$1 epochs=$2; shift 2
     local t0=$SECONDS
-    stlar train-dl --train "$DATA/manifest_train.csv" --val "$DATA/manifest_val.csv" --device "$DEVICE" \
+    stlar-dl train-dl --train "$DATA/manifest_train.csv" --val "$DATA/manifest_val.csv" --device "$DEVICE" \
         --epochs "$epochs" --out-dir "$run" "$@" > "$run.console" 2>&1
     local rc=$?
     echo "  train-dl $* -> exit $rc in $((SECONDS - t0)) s"
@@ -151,7 +151,7 @@ check "run dir outputs and log (model type 1)" check_run "$RUN_1" completed 2
 
 # ---- 4. stop a long run from another process --------------------------------------------------------------
 RUN_S="$WORK/run_stop"
-stlar train-dl --train "$DATA/manifest_train.csv" --val "$DATA/manifest_val.csv" --device "$DEVICE" \
+stlar-dl train-dl --train "$DATA/manifest_train.csv" --val "$DATA/manifest_val.csv" --device "$DEVICE" \
     --epochs 500 --patience 1000 --num-workers 2 --out-dir "$RUN_S" > "$RUN_S.console" 2>&1 &
 TRAINER=$!
 epochs_logged() { cat "$RUN_S/training_log.jsonl" 2>/dev/null | grep -c '"type": *"epoch"'; }  # 0 before the log
@@ -161,7 +161,7 @@ for _ in $(seq 1 600); do  # up to 120 s for two epochs
     sleep 0.2
 done
 echo "  epochs logged before the stop: $(epochs_logged)"
-check "stlar stop RUN_DIR" stlar stop "$RUN_S"
+check "stlar-dl stop RUN_DIR" stlar-dl stop "$RUN_S"
 for _ in $(seq 1 600); do  # up to 120 s to finish the epoch and write its outputs
     kill -0 $TRAINER 2>/dev/null || break
     sleep 0.2

@@ -36,7 +36,7 @@ def main() -> int:
     args = parser.parse_args()
     fuzz = args.fuzz_examples or (150 if args.ci else 5000)
 
-    with tempfile.TemporaryDirectory(prefix="stlar-reliability-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="stlar-dl-reliability-") as tmp:
         report, junit = Path(tmp) / "rows.jsonl", Path(tmp) / "junit.xml"
         env = {**os.environ, "STLAR_FAULTS_REPORT": str(report), "STLAR_FAULTS_SEED": str(args.seed),
                "STLAR_FUZZ_EXAMPLES": str(fuzz), "STLAR_FAULTS_FULL": "0" if args.ci else "1"}

@@ -1,6 +1,6 @@
 """The console text users of the original STLAR tool know: epoch lines, banners, the diagnostic report.
 
-Pure string building. The trainer prints these live; `stlar watch --no-window` and `stlar replay
+Pure string building. The trainer prints these live; `stlar-dl watch --no-window` and `stlar-dl replay
 --no-window` print the same lines from the log, so a run reads the same in every terminal.
 """
 

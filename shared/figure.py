@@ -297,7 +297,7 @@ def new_figure(title: str | None = None) -> tuple[Figure, DiagnosticFigure]:
 
 
 def figure_title(history: History, run_dir: str | None = None) -> str:
-    parts = [f"stlar run {history.run_id}" if history.run_id else "stlar run"]
+    parts = [f"stlar-dl run {history.run_id}" if history.run_id else "stlar-dl run"]
     if run_dir:
         parts.append(str(run_dir))
     if history.n_epochs:

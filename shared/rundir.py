@@ -13,7 +13,7 @@ CHECKPOINT_NAME = "best.pt"
 METRICS_NAME = "training_metrics.json"
 PARAMS_NAME = "training_params.json"
 CURVES_NAME = "training_curves.png"
-LOCK_NAME = ".stlar.lock"
+LOCK_NAME = ".stlar-dl.lock"
 ARCHIVE_NAME = "archive"
 
 # What a run leaves behind and is archived before the next run in the same directory.

@@ -1,4 +1,4 @@
-"""The stop-file protocol: the viewer (or `stlar stop`) asks, the trainer polls. Nothing else is shared.
+"""The stop-file protocol: the viewer (or `stlar-dl stop`) asks, the trainer polls. Nothing else is shared.
 
 `STOP` holds a JSON object `{"requested_at", "by", "run_id"}`. It appears atomically with its content: a
 trainer that sees the name can read the whole request.
@@ -22,7 +22,7 @@ from shared.errors import RunDirError
 
 
 def who(tool: str) -> str:
-    """A `by` value that tells people which tool on which host asked: `stlar watch (ana@lab-3)`."""
+    """A `by` value that tells people which tool on which host asked: `stlar-dl watch (ana@lab-3)`."""
     try:
         user = getpass.getuser()
     except Exception:  # no user name in containers without a passwd entry
@@ -35,7 +35,7 @@ def request_stop(
 ) -> tuple[bool, dict[str, Any]]:
     """Create the stop file unless it exists; return (created, the request now on disk).
 
-    Two requests at the same moment (two viewers, two `stlar stop`) make one stop file: the content is
+    Two requests at the same moment (two viewers, two `stlar-dl stop`) make one stop file: the content is
     written to a temporary file that is then hard-linked to `STOP`, which fails if `STOP` exists. Where the
     file system has no hard links, a rename is used (the last writer wins; still one stop).
     On a full disk the stop file is created empty (a stop without details). Raises RunDirError if the run

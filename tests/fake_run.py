@@ -1,8 +1,8 @@
-"""A tiny fake trainer for the viewer's tests: writes the records `stlar train-dl` writes, and honours STOP.
+"""A tiny fake trainer for the viewer's tests: writes the records `stlar-dl train-dl` writes, and honours STOP.
 
 Use the functions to write whole logs at once (`write_run`), or run it as a process that trains in slow
 motion (`python tests/fake_run.py RUN_DIR --epochs 5 --epoch-seconds 0.5`). Tests that need a REAL
-training use `python -m stlar train-dl` instead.
+training use `python -m stlar_dl train-dl` instead.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def start_fields(epochs: int, *, pid: int | None = None, host: str | None = None
                  **config: Any) -> dict[str, Any]:
     return {"schema": schema, "config": {**CONFIG, "epochs": epochs, **config}, "epochs": epochs,
             "n_train": 48, "n_val": 12, "device": "cpu", "host": host or socket.gethostname(),
-            "pid": os.getpid() if pid is None else pid, "versions": {"stlar": "test"}}
+            "pid": os.getpid() if pid is None else pid, "versions": {"stlar-dl": "test"}}
 
 
 class Epochs:

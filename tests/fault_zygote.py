@@ -1,9 +1,9 @@
-"""A fork server for the fault tests: imports torch and stlar once, then forks one `stlar` command per request.
+"""A fork server for the fault tests: imports torch and stlar-dl once, then forks one `stlar-dl` command per request.
 
-Starting `python -m stlar train-dl` costs about 5 s on the 2-core CI machine (importing torch); a kill test
+Starting `python -m stlar_dl train-dl` costs about 5 s on the 2-core CI machine (importing torch); a kill test
 needs hundreds of short trainings. This process pays the imports once and forks a child per request that
-runs `stlar.cli.main(argv)`: the same code as the console script, in a real process that the test kills with
-a real SIGKILL. The tests also start some trainings as fresh `python -m stlar` processes, so the two can be
+runs `stlar_dl.cli.main(argv)`: the same code as the console script, in a real process that the test kills with
+a real SIGKILL. The tests also start some trainings as fresh `python -m stlar_dl` processes, so the two can be
 compared (tests/faults.py, `Zygote`).
 
 Protocol (one JSON object per line): the client writes a request
@@ -16,7 +16,7 @@ every child starts from the same clean state.
 `inject` makes the child do something at a chosen moment, from inside:
 - `{"kill": POINT, "k": K}` SIGKILLs the child at the K-th occurrence of POINT (see `KILL_POINTS`);
 - `{"stop": "train" | "validation", "epoch": E}` writes the stop file (with `shared.stopfile.request_stop`,
-  as `stlar stop` does) at the first poll of that phase in epoch E.
+  as `stlar-dl stop` does) at the first poll of that phase in epoch E.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def _install_kill(point: str, k: int) -> None:
 
 
 def _install_stop(when: str, epoch: int) -> None:
-    """Write the stop file (as `stlar stop` does) at the first poll of phase `when` in epoch `epoch`."""
+    """Write the stop file (as `stlar-dl stop` does) at the first poll of phase `when` in epoch `epoch`."""
     from shared.stopfile import request_stop
 
     done = []
@@ -224,7 +224,7 @@ def _child(req: dict) -> None:
             _install_kill(inject["kill"], int(inject.get("k", 1)))
         if "stop" in inject:
             _install_stop(inject["stop"], int(inject["epoch"]))
-        from stlar.cli import main
+        from stlar_dl.cli import main
 
         try:
             main(req["argv"])
@@ -257,7 +257,7 @@ def _warm_up() -> None:
     import importlib
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="stlar-zygote-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="stlar-dl-zygote-") as tmp:
         listing = Path(tmp) / "modules.txt"
         pid = os.fork()
         if pid == 0:
@@ -267,7 +267,7 @@ def _warm_up() -> None:
 
                 write_demo_data(Path(tmp) / "data", n=20, seed=0)
                 sys.stdout = sys.stderr = open(os.devnull, "w")
-                from stlar.cli import main
+                from stlar_dl.cli import main
 
                 data = Path(tmp) / "data"
                 try:
@@ -299,7 +299,7 @@ def serve() -> None:
     import torch  # noqa: F401
 
     import shared.figure  # noqa: F401
-    import stlar.cli  # noqa: F401
+    import stlar_dl.cli  # noqa: F401
     import trainer.checkpoint  # noqa: F401
     import trainer.data  # noqa: F401
     import trainer.loop  # noqa: F401

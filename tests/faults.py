@@ -60,7 +60,7 @@ def repeat_hint(test_file: str) -> str:
 
 
 def child_env(**extra: str | None) -> dict[str, str]:
-    """Environment for a stlar child process: UTF-8, the repo importable, no display unless given."""
+    """Environment for a stlar-dl child process: UTF-8, the repo importable, no display unless given."""
     out = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     out.update(PYTHONIOENCODING="utf-8", PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
     for key, value in extra.items():
@@ -71,8 +71,8 @@ def child_env(**extra: str | None) -> dict[str, str]:
     return out
 
 
-def stlar(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "stlar", *map(str, args)]
+def stlar-dl(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "stlar_dl", *map(str, args)]
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition",
@@ -151,7 +151,7 @@ def _text(path: Path) -> str:
 
 
 class Zygote:
-    """Client of tests/fault_zygote.py: `start` forks a `stlar` command there, `wait` gets its exit code.
+    """Client of tests/fault_zygote.py: `start` forks a `stlar-dl` command there, `wait` gets its exit code.
 
     One child at a time. No threads: replies are read with select() and a deadline.
     """
@@ -182,7 +182,7 @@ class Zygote:
 
     def start(self, argv: list[str], cwd: Path, out: Path, *, err: Path | None = None, inject: dict | None = None,
               env: dict[str, str] | None = None, fsize: int | None = None, umask: int | None = None) -> Child:
-        """Fork `stlar ARGV` in `cwd`, its output to `out` (stderr to `err` if given); return at once.
+        """Fork `stlar-dl ARGV` in `cwd`, its output to `out` (stderr to `err` if given); return at once.
 
         `inject` (see tests/fault_zygote.py) makes it kill itself or write the stop file at a chosen moment;
         `fsize` limits the size of every file it writes (RLIMIT_FSIZE; writes beyond fail with EFBIG).
@@ -206,7 +206,7 @@ class Zygote:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.pid, signal.SIGKILL)
                 self._reply(TIMEOUT)
-                pytest.fail(f"stlar child {child.pid} still running after {timeout} s:\n{child.output}")
+                pytest.fail(f"stlar-dl child {child.pid} still running after {timeout} s:\n{child.output}")
             assert reply["pid"] == child.pid, reply
             child.exit = reply["exit"]
         return child.exit
@@ -287,7 +287,7 @@ def data60(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def data600(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """600 demo segments: an epoch takes a few tenths of a second, time for viewers and `stlar stop` to act."""
+    """600 demo segments: an epoch takes a few tenths of a second, time for viewers and `stlar-dl stop` to act."""
     return _once("data600", lambda: _demo_data(tmp_path_factory, 600, 1))
 
 
@@ -343,7 +343,7 @@ def audit_log(log: Path, audit: Audit) -> None:
 
 
 def audit_checkpoint(path: Path, audit: Audit) -> None:
-    """best.pt, if present, loads with weights_only=True and is a stlar checkpoint."""
+    """best.pt, if present, loads with weights_only=True and is a stlar-dl checkpoint."""
     if not path.exists():
         return
     import torch
@@ -354,7 +354,7 @@ def audit_checkpoint(path: Path, audit: Audit) -> None:
         audit.problems.append(f"{path} does not load with weights_only=True: {type(exc).__name__}: {exc}"[:300])
         return
     if not isinstance(data, dict) or "model_state" not in data or not isinstance(data.get("epoch"), int):
-        audit.problems.append(f"{path} is not a stlar checkpoint: {type(data).__name__}")
+        audit.problems.append(f"{path} is not a stlar-dl checkpoint: {type(data).__name__}")
         return
     audit.checkpoint_epoch = data["epoch"]
 
@@ -451,7 +451,7 @@ def as_nobody(argv: list[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def nobody_python() -> tuple[tuple[str, ...], str] | str:
-    """(interpreter, PYTHONPATH) with which the unprivileged user can import stlar, or why there is none.
+    """(interpreter, PYTHONPATH) with which the unprivileged user can import stlar_dl, or why there is none.
 
     A virtual environment's interpreter may be a link into a folder only root can enter (pyenv under
     /root); then the system interpreter of the same version runs, with the environment's site-packages.
@@ -466,12 +466,12 @@ def nobody_python() -> tuple[tuple[str, ...], str] | str:
     candidates = [sys.executable, getattr(sys, "_base_executable", sys.executable), f"/usr/bin/python{version}",
                   f"/usr/local/bin/python{version}"]
     for exe in dict.fromkeys(candidates):
-        done = subprocess.run(as_nobody([exe, "-c", "import stlar.cli, shared.logreader, watchdog"]),
+        done = subprocess.run(as_nobody([exe, "-c", "import stlar_dl.cli, shared.logreader, watchdog"]),
                               env=child_env(PYTHONPATH=path, HOME="/tmp", MPLCONFIGDIR="/tmp"),
                               capture_output=True, text=True, timeout=120)
         if done.returncode == 0:
             return (exe,), path
-    return f"no Python {version} that uid {NOBODY} can run with stlar importable"
+    return f"no Python {version} that uid {NOBODY} can run with stlar-dl importable"
 
 
 def nobody_env(home: Path, **extra: str) -> dict[str, str]:
@@ -482,14 +482,14 @@ def nobody_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def stlar_as_nobody(*args: str | Path) -> list[str]:
-    """`python -m stlar ARGS` as the unprivileged user (use with `nobody_env`)."""
+    """`python -m stlar_dl ARGS` as the unprivileged user (use with `nobody_env`)."""
     found = nobody_python()
     assert not isinstance(found, str), found
-    return as_nobody([*found[0], "-m", "stlar", *map(str, args)])
+    return as_nobody([*found[0], "-m", "stlar_dl", *map(str, args)])
 
 
 @contextlib.contextmanager
-def public_dir(prefix: str = "stlar-faults-") -> Iterator[Path]:
+def public_dir(prefix: str = "stlar-dl-faults-") -> Iterator[Path]:
     """A fresh folder under the system temp dir that every user can reach (pytest's tmp_path is root-only)."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
@@ -533,10 +533,10 @@ _PEAK = ("def _peak():\n"
 
 
 def max_rss_wrapper(argv: list[str]) -> list[str]:
-    """`python -c ... stlar ARGV` that prints `MAXRSS_KB <n>` (its peak memory) on stderr when it exits."""
+    """`python -c ... stlar-dl ARGV` that prints `MAXRSS_KB <n>` (its peak memory) on stderr when it exits."""
     code = (_PEAK + "import atexit, sys\n"
             "atexit.register(lambda: print('MAXRSS_KB', _peak(), file=sys.stderr, flush=True))\n"
-            "from stlar.cli import main\nmain(sys.argv[1:])\n")
+            "from stlar_dl.cli import main\nmain(sys.argv[1:])\n")
     return [sys.executable, "-c", code, *map(str, argv)]
 
 

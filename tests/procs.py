@@ -1,4 +1,4 @@
-"""Start stlar (or any) processes for tests and wait on their output lines with deadlines, never sleeps."""
+"""Start stlar-dl (or any) processes for tests and wait on their output lines with deadlines, never sleeps."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-STLAR = [sys.executable, "-m", "stlar"]
+STLAR = [sys.executable, "-m", "stlar_dl"]
 FAKE_RUN = [sys.executable, str(Path(__file__).with_name("fake_run.py"))]
 
 
@@ -133,14 +133,14 @@ DEMO_N = 600  # segments: about 0.2 s an epoch with --model-type 1 on 2 cores (-
 
 
 def make_demo_data(folder: Path) -> Path:
-    """Synthetic STLAR manifests from `stlar demo-data` (about a second)."""
+    """Synthetic STLAR manifests from `stlar-dl demo-data` (about a second)."""
     done = run(STLAR + ["demo-data", str(folder), "--n", str(DEMO_N)], timeout=120)
     assert done.returncode == 0, done.stderr
     return folder
 
 
 def train_args(data: Path, out_dir: Path, epochs: int) -> list[str]:
-    """`stlar train-dl` on demo data: the small CNN, in-process loading, no early stop."""
+    """`stlar-dl train-dl` on demo data: the small CNN, in-process loading, no early stop."""
     return STLAR + ["train-dl", "--train", str(data / "manifest_train.csv"), "--val", str(data / "manifest_val.csv"),
                     "--model-type", "1", "--epochs", str(epochs), "--num-workers", "0", "--patience", "1000",
                     "--out-dir", str(out_dir)]

@@ -103,9 +103,9 @@ def test_run_events():
     assert feed(events, history, start) == [
         "Run r1 started (host lab-3, pid 77, device cpu): 30 epochs, model 1, lr 0.001, batch 64, wd 0.0001, "
         "patience 5, 48 train / 12 val"]
-    stop = rec("stop_requested", 1, epoch=4, stop={"by": "stlar watch (ana@lab-3)", "requested_at": 1.0})
+    stop = rec("stop_requested", 1, epoch=4, stop={"by": "stlar-dl watch (ana@lab-3)", "requested_at": 1.0})
     assert feed(events, history, stop) == [
-        "Stop requested by stlar watch (ana@lab-3): the trainer stops after epoch 4"]
+        "Stop requested by stlar-dl watch (ana@lab-3): the trainer stops after epoch 4"]
     assert feed(events, history, rec("stop_requested", 2, epoch=4, stop=None)) == [
         "Stop requested: the trainer stops after epoch 4"]
     end = rec("end", 3, reason="stopped", epochs_run=4, best_epoch=3, best_val_loss=0.25, message="stop\nrequested")
@@ -118,7 +118,7 @@ def test_run_events():
 def test_a_newer_schema_is_shown_with_a_notice():
     lines = feed(Events(), History(), rec("start", **start_fields(3, schema=99)))
     assert lines[1] == ("⚠️ Log schema 99 is newer than this viewer's (1): showing what it understands; "
-                        "upgrade stlar to see everything")
+                        "upgrade stlar-dl to see everything")
     assert feed(Events(ASCII), History(), rec("start", **start_fields(3, schema=99)))[1].startswith("[WARN] Log schema")
 
 

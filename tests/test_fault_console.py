@@ -28,7 +28,7 @@ from faults import (  # noqa: F401 - fixtures
 from trainer.console import Printer
 
 HERE = "tests/test_fault_console.py"
-GONE = "stlar train-dl: cannot write to the console any more"
+GONE = "stlar-dl train-dl: cannot write to the console any more"
 
 
 def check_completed(run_dir: Path, child, epochs: int, why: str) -> None:
@@ -38,7 +38,7 @@ def check_completed(run_dir: Path, child, epochs: int, why: str) -> None:
     end = [r for r in audit.records if r["type"] == "end"]
     assert end and end[0]["reason"] == "completed" and end[0]["epochs_run"] == epochs, end
     said = [line for line in child.stderr.splitlines() if line.strip()]
-    assert said == [f"{GONE} ({why}); training goes on (follow it with stlar watch)"], child.stderr
+    assert said == [f"{GONE} ({why}); training goes on (follow it with stlar-dl watch)"], child.stderr
 
 
 def test_stdout_on_a_full_disk_does_not_end_the_run(zygote, data60, tmp_path):

@@ -32,7 +32,7 @@ from faults import (  # noqa: F401 - fixtures
     one_error_line,
     repeat_hint,
     rng,
-    stlar,
+    stlar-dl,
     tiny_disk,
     train_argv,
     zygote,
@@ -177,9 +177,9 @@ def test_trainer_under_a_file_size_limit(zygote, data60, tmp_path):
 
 
 def test_viewer_writes_on_a_full_disk(tmp_path):
-    """`stlar stop`, the window's Stop button, `replay --png` and `watch --png` when the run dir's disk is full."""
+    """`stlar-dl stop`, the window's Stop button, `replay --png` and `watch --png` when the run dir's disk is full."""
     row = Row("Disk full (viewer side)",
-              "the run dir's tmpfs full: `stlar stop`, the window's Stop, `replay --png`, `watch --no-window --png`",
+              "the run dir's tmpfs full: `stlar-dl stop`, the window's Stop, `replay --png`, `watch --no-window --png`",
               "{tries} tries: the stop request still gets through ({stops_written} of 2: an empty STOP file, "
               "which is a stop), the PNGs fail with one line ({png_errors}) or a warning ({png_warnings}); "
               "{tracebacks} tracebacks", times_key="tries", command=f"pytest {HERE} -k viewer")
@@ -193,7 +193,7 @@ def test_viewer_writes_on_a_full_disk(tmp_path):
         write_run(run_dir / "training_log.jsonl", 3, end=None, planned=10, pid=os.getpid(),
                   host=socket.gethostname())
         disk.fill(0)
-        done = subprocess.run(stlar("stop", run_dir), env=child_env(), capture_output=True, text=True,
+        done = subprocess.run(stlar-dl("stop", run_dir), env=child_env(), capture_output=True, text=True,
                               timeout=TIMEOUT)
         row.add("tries")
         assert "Traceback" not in done.stderr, done.stderr
@@ -215,7 +215,7 @@ def test_viewer_writes_on_a_full_disk(tmp_path):
         assert read_stop(run_dir / "STOP") == {}
         row.add("stops_written")
 
-        done = subprocess.run(stlar("replay", run_dir, "--png", disk.path / "curves.png"), env=child_env(),
+        done = subprocess.run(stlar-dl("replay", run_dir, "--png", disk.path / "curves.png"), env=child_env(),
                               capture_output=True, text=True, timeout=TIMEOUT)
         row.add("tries")
         line = one_error_line(done.stderr)
@@ -274,7 +274,7 @@ def test_a_failed_checkpoint_save_is_not_reported_as_the_best_epoch(data60, tmp_
 
 
 def test_stop_on_a_full_disk_still_writes_an_empty_stop_file(tmp_path, monkeypatch):
-    """Found here: `stlar stop` and the window's Stop raised a bare OSError (a traceback) on a full disk."""
+    """Found here: `stlar-dl stop` and the window's Stop raised a bare OSError (a traceback) on a full disk."""
     import shared.stopfile as stopfile
 
     def fsync(fd):
@@ -287,7 +287,7 @@ def test_stop_on_a_full_disk_still_writes_an_empty_stop_file(tmp_path, monkeypat
 
 
 def test_replay_png_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
-    """Found here: `stlar replay --png` on a full disk printed a PIL traceback."""
+    """Found here: `stlar-dl replay --png` on a full disk printed a PIL traceback."""
     import viewer.replay as replay_module
     from shared.errors import InputError
 

@@ -41,7 +41,7 @@ from faults import (  # noqa: F401 - fixtures
     n,
     one_error_line,
     pickle_bytes,
-    stlar,
+    stlar-dl,
     train_argv,
     zygote,
 )
@@ -115,11 +115,11 @@ def _hostile_checkpoints(folder: Path, marker: Path) -> dict[str, Path]:
 
     folder.mkdir()
     paths = {"torch.save of a payload": folder / "a.pt", "a raw pickle": folder / "b.pt",
-             "a stlar-shaped dict with a payload inside": folder / "c.pt"}
+             "a stlar-dl-shaped dict with a payload inside": folder / "c.pt"}
     torch.save(Payload(marker), paths["torch.save of a payload"])
     paths["a raw pickle"].write_bytes(pickle_bytes(marker))
     torch.save({"model_state": {"w": Payload(marker)}, "model_type": 1, "epoch": 1},
-               paths["a stlar-shaped dict with a payload inside"])
+               paths["a stlar-dl-shaped dict with a payload inside"])
     return paths
 
 
@@ -130,7 +130,7 @@ def test_a_best_pt_with_a_pickle_payload_is_never_executed(zygote, data60, tmp_p
 
     marker = tmp_path / "PWNED"
     row = Row("best.pt with a pickle payload", "3 hostile best.pt (torch.save of a payload, a raw pickle, a "
-              "stlar-shaped dict with a payload) met by `watch`, `replay`, `stop`, `train-dl` in that run dir "
+              "stlar-dl-shaped dict with a payload) met by `watch`, `replay`, `stop`, `train-dl` in that run dir "
               "and `load_checkpoint`/`load_model`; plus a scan of our code for unsafe loads",
               "{tries} encounters: {ran} payloads run, {refused} loads refused with one line", times_key="tries",
               command=f"pytest {HERE} -k best_pt")
@@ -139,13 +139,13 @@ def test_a_best_pt_with_a_pickle_payload_is_never_executed(zygote, data60, tmp_p
         run_dir.mkdir()
         write_run(run_dir / "training_log.jsonl", 3)
         shutil.copy(hostile, run_dir / "best.pt")
-        for argv in (stlar("replay", run_dir, "--no-window"), stlar("watch", run_dir, "--no-window"),
-                     stlar("stop", run_dir), stlar("replay", run_dir, "--png", tmp_path / f"r{i}.png")):
+        for argv in (stlar-dl("replay", run_dir, "--no-window"), stlar-dl("watch", run_dir, "--no-window"),
+                     stlar-dl("stop", run_dir), stlar-dl("replay", run_dir, "--png", tmp_path / f"r{i}.png")):
             run(argv)
             row.add("tries")
             assert not marker.exists(), f"{name}: {argv[3:]} ran the payload"
         for load in (load_checkpoint, load_model):
-            with pytest.raises(InputError, match=r"checkpoint .*best.pt: (cannot load it|not a stlar checkpoint)"):
+            with pytest.raises(InputError, match=r"checkpoint .*best.pt: (cannot load it|not a stlar-dl checkpoint)"):
                 load(run_dir / "best.pt")
             row.add("tries")
             row.add("refused")
@@ -162,9 +162,9 @@ UNSAFE = "torch.load without weights_only=True, pickle.load(s), np.load with all
 
 
 def test_our_code_never_loads_pickles():
-    """A static scan: nothing in stlar's packages can unpickle untrusted bytes."""
+    """A static scan: nothing in stlar-dl's packages can unpickle untrusted bytes."""
     found = []
-    for package in ("shared", "trainer", "viewer", "stlar"):
+    for package in ("shared", "trainer", "viewer", "stlar_dl"):
         for path in sorted((REPO / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if not isinstance(node, ast.Call):
@@ -296,8 +296,8 @@ def test_hostile_log_neither_crashes_nor_bloats_the_viewer_commands(tmp_path):
         live_rss = max_rss_kb(watch.output)
     row.add("tries")
     assert live_rss - rss["clean"] < RSS_MARGIN_KB, (live_rss, rss)
-    # `stlar stop` reads the log too.
-    done = run(stlar("stop", hostile))
+    # `stlar-dl stop` reads the log too.
+    done = run(stlar-dl("stop", hostile))
     assert "Traceback" not in done.stderr, done.stderr
     row.add("tries")
     row.save()
@@ -341,7 +341,7 @@ def test_a_log_that_is_not_a_file_does_not_hang_the_viewer(tmp_path, kind):
         log.symlink_to("/dev/zero")
     reader = LogReader(log)
     assert reader.poll() == []  # returns at once (a blocking open would hang this test)
-    done = run(stlar("replay", tmp_path, "--no-window"))
+    done = run(stlar-dl("replay", tmp_path, "--no-window"))
     line = one_error_line(done.stderr)
     assert done.returncode == 2 and "training_log.jsonl" in line, line
     row.save()
@@ -401,7 +401,7 @@ def test_valid_records_with_hostile_values_never_crash_the_viewer():
               "{examples} runs: {crashes} crashes", times_key="examples", command=f"pytest {HERE} -k hostile_values")
     seen = []
 
-    with tempfile.TemporaryDirectory(prefix="stlar-hostile-") as tmp:  # hypothesis dislikes tmp_path
+    with tempfile.TemporaryDirectory(prefix="stlar-dl-hostile-") as tmp:  # hypothesis dislikes tmp_path
 
         @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
         @given(recs=hostile_run())

@@ -2,13 +2,13 @@
 
 Every kill, whenever it lands: every complete line of the log is a valid record and `seq` has no gap (at most
 a final partial line is missing); `best.pt`, if present, loads with `weights_only=True`; every JSON file is
-valid; `stlar replay --no-window` shows the run as crashed and `stlar watch` reports it stalled once the pid
+valid; `stlar-dl replay --no-window` shows the run as crashed and `stlar-dl watch` reports it stalled once the pid
 is gone; the next run in the same folder starts cleanly and loses none of the earlier logs.
 
 Kills come from outside at seeded random moments, and from inside (tests/fault_zygote.py) at the moments
 that matter most: mid log write, mid checkpoint save, around the rename, in validation, mid archive.
-Most trainings are forked from the fork server (a real process, the same code as `stlar train-dl`, without
-5 s of torch import each); some are fresh `python -m stlar train-dl` processes.
+Most trainings are forked from the fork server (a real process, the same code as `stlar-dl train-dl`, without
+5 s of torch import each); some are fresh `python -m stlar_dl train-dl` processes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from faults import (  # noqa: F401 - fixtures
     n,
     repeat_hint,
     rng,
-    stlar,
+    stlar-dl,
     train_argv,
     wait_until,
     zygote,
@@ -127,14 +127,14 @@ class KillChecks:
             self.fail(f"the live status is {status}", context)
         row.add("shown_stalled")
         if real_replay:
-            done = subprocess.run(stlar("replay", self.run_dir, "--no-window"), env=child_env(),
+            done = subprocess.run(stlar-dl("replay", self.run_dir, "--no-window"), env=child_env(),
                                   capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT)
             if done.returncode != 0 or crashed not in done.stdout:
-                self.fail(f"`stlar replay --no-window` exit {done.returncode}:\n{done.stdout}\n{done.stderr}",
+                self.fail(f"`stlar-dl replay --no-window` exit {done.returncode}:\n{done.stdout}\n{done.stderr}",
                           context)
             row.add("real_replays")
         if real_watch:
-            with Spawned(stlar("watch", self.run_dir, "--no-window"), **child_env()) as watch:
+            with Spawned(stlar-dl("watch", self.run_dir, "--no-window"), **child_env()) as watch:
                 watch.expect(f"Status: stalled: trainer pid {pid} is not running", timeout=TIMEOUT)
                 watch.interrupt()
                 assert watch.finish(timeout=TIMEOUT) == 0, watch.output
@@ -153,7 +153,7 @@ class KillChecks:
 RESULT = ("{kills} kills: {corrupt_logs} corrupt logs, {seq_gaps} seq gaps, {bad_checkpoints} unloadable "
           "checkpoints, {bad_json} invalid JSON files, {logs_lost} logs lost; {torn_tails} torn final lines "
           "held back by the reader; {shown_crashed} shown as crashed by replay and {shown_stalled} as stalled "
-          "by watch ({real_replays} real `stlar replay`, {real_watches} real `stlar watch` processes), "
+          "by watch ({real_replays} real `stlar-dl replay`, {real_watches} real `stlar-dl watch` processes), "
           "{shown_finished} as finished (killed after the end record), {before_start} killed before the start "
           "record; every next run started cleanly")
 
@@ -174,10 +174,10 @@ def test_sigkill_at_random_moments(zygote, data60, tmp_path):
     """SIGKILL from outside at a seeded random moment of the trainer's life, again and again in one folder."""
     r = rng("kill random")
     total = n(11, 110)
-    fresh = set(r.sample(range(total), n(1, 10)))  # these are fresh `python -m stlar` processes
+    fresh = set(r.sample(range(total), n(1, 10)))  # these are fresh `python -m stlar_dl` processes
     row = Row("Trainer killed at a random moment",
               f"SIGKILL from outside after a seeded random delay, {total} short runs in one run dir (each next "
-              f"run archives the wreckage); {len(fresh)} of them fresh `python -m stlar train-dl` processes, "
+              f"run archives the wreckage); {len(fresh)} of them fresh `python -m stlar_dl train-dl` processes, "
               "the rest forked from the fork server", RESULT, times_key="kills",
               command="STLAR_FAULTS_FULL=1 pytest tests/test_fault_kill.py -k random")
     run_dir = tmp_path / "run"
@@ -193,7 +193,7 @@ def test_sigkill_at_random_moments(zygote, data60, tmp_path):
         if i in fresh:
             # A fresh process spends seconds importing torch: the random moment counts from its start record.
             out = open(tmp_path / f"fresh{i}.out", "w")
-            proc = subprocess.Popen(stlar(*run_argv(data60, run_dir)), cwd=tmp_path, env=child_env(),
+            proc = subprocess.Popen(stlar-dl(*run_argv(data60, run_dir)), cwd=tmp_path, env=child_env(),
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             out.close()
             try:
@@ -329,5 +329,5 @@ def test_a_new_run_removes_the_temporary_files_a_killed_run_left(tmp_path):
     for name in dead + kept:
         (run_dir / name).write_bytes(b"half")
     with prepare_run_dir(run_dir, display="run") as prepared:
-        assert sorted(p.name for p in run_dir.iterdir() if p.name != ".stlar.lock") == sorted(kept)
+        assert sorted(p.name for p in run_dir.iterdir() if p.name != ".stlar-dl.lock") == sorted(kept)
         assert any(note.startswith("Removed 3 temporary file(s) a killed run left in run") for note in prepared.notes)

@@ -3,9 +3,9 @@ archived), the log is deleted, truncated or replaced, the folder is deleted and 
 made again. The viewer follows: after any sequence it shows the run now in the folder, and never a record of
 one run mixed into another's view.
 
-The chaos test drives a Follower (what `stlar watch` reads through) and a window on an Agg canvas, with seeded
+The chaos test drives a Follower (what `stlar-dl watch` reads through) and a window on an Agg canvas, with seeded
 random operations and reads at random moments (often several operations between two reads: the hard case).
-Real `stlar watch` processes follow real trainings through the same moves.
+Real `stlar-dl watch` processes follow real trainings through the same moves.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from faults import (  # noqa: F401 - fixtures
     n,
     repeat_hint,
     rng,
-    stlar,
+    stlar-dl,
     train_argv,
     wait_until,
     zygote,
@@ -211,17 +211,17 @@ def _apply(op: str, runs: Runs, run_dir: Path, base: Path, step: int, r) -> None
 
 @pytest.mark.parametrize("poll", [False, True], ids=["events", "poll"])
 def test_stlar_watch_follows_real_runs_through_the_moves(zygote, data600, tmp_path, poll):
-    """A real `stlar watch --no-window` on real trainings: A killed mid-run, the folder deleted and made again,
+    """A real `stlar-dl watch --no-window` on real trainings: A killed mid-run, the folder deleted and made again,
     B started and killed, its log deleted, C started in the same folder (archiving nothing) and run to the end."""
-    row = Row(f"Run dir moves under `stlar watch --no-window{' --poll' if poll else ''}`",
+    row = Row(f"Run dir moves under `stlar-dl watch --no-window{' --poll' if poll else ''}`",
               "real trainings: run A killed mid-run, the run dir deleted and recreated, run B, its log deleted, "
-              "run C to the end; a real `stlar watch` attached throughout",
+              "run C to the end; a real `stlar-dl watch` attached throughout",
               "{sequences} sequences: the viewer reset at each new run ({resets} resets), said each run's start "
               "in order, showed exactly run C's epochs after C's start, and exited at C's end", times_key="sequences",
               command=f"pytest {HERE} -k real")
     run_dir = tmp_path / "run"
     argv = ["watch", run_dir, "--no-window"] + (["--poll"] if poll else [])
-    with Spawned(stlar(*argv), **child_env()) as watch:
+    with Spawned(stlar-dl(*argv), **child_env()) as watch:
         watch.expect("Waiting for the run", timeout=TIMEOUT)
         ids = []
         for name in ("A", "B"):

@@ -1,9 +1,9 @@
 """Fault: stop requests that race each other, the trainer, or the end of the run.
 
 Three viewers on one live run and one clicks Stop: all show stopping, then finished; the trainer stops once.
-Two `stlar stop` at the same moment: one stop. A stop during validation, during the last epoch, after the end
+Two `stlar-dl stop` at the same moment: one stop. A stop during validation, during the last epoch, after the end
 (refused), and a stale stop file at the start (ignored and removed). The trainings are real processes forked
-from the fork server (tests/fault_zygote.py); viewers and `stlar stop` are real processes too, except where a
+from the fork server (tests/fault_zygote.py); viewers and `stlar-dl stop` are real processes too, except where a
 test drives the window in-process to read its status line.
 """
 
@@ -33,7 +33,7 @@ from faults import (  # noqa: F401 - fixtures
     one_error_line,
     repeat_hint,
     rng,
-    stlar,
+    stlar-dl,
     train_argv,
     wait_until,
     xvfb,
@@ -80,7 +80,7 @@ def assert_stopped_once(run_dir: Path, context: str) -> tuple[dict, dict]:
 
 # ---- three viewers, one click ---------------------------------------------------------------------------
 class InProcessViewer:
-    """The window on an Agg canvas with a real Follower: what `stlar watch` does, with its state readable."""
+    """The window on an Agg canvas with a real Follower: what `stlar-dl watch` does, with its state readable."""
 
     def __init__(self, run_dir: Path) -> None:
         self.follower = Follower(run_dir).start()
@@ -104,10 +104,10 @@ class InProcessViewer:
 
 
 def test_three_viewers_one_clicks_stop(zygote, data600, tmp_path):
-    """Two `stlar watch --no-window` and one window (a real one under Xvfb where it exists) on one run."""
+    """Two `stlar-dl watch --no-window` and one window (a real one under Xvfb where it exists) on one run."""
     rounds = n(1, 5)
     row = Row("Three viewers, one clicks Stop",
-              "2 `stlar watch --no-window` processes and 1 window on one live training; the window's Stop "
+              "2 `stlar-dl watch --no-window` processes and 1 window on one live training; the window's Stop "
               "button is clicked (xdotool on a real window under Xvfb, else the window in-process)",
               "{rounds} runs: {all_saw_stopping} with all 3 viewers showing stopping then finished; trainer "
               "stopped {stopped_once} times out of {rounds}, {extra_stops} extra stop records ({real_clicks} "
@@ -123,8 +123,8 @@ def test_three_viewers_one_clicks_stop(zygote, data600, tmp_path):
             start = wait_until(lambda: started(run_dir, child.pid, epochs=r.randint(0, 2)),
                                what="the training's start record")
             run_id = start["run_id"]
-            with Spawned(stlar("watch", run_dir, "--no-window"), **child_env()) as t1, \
-                    Spawned(stlar("watch", run_dir, "--no-window"), **child_env()) as t2, \
+            with Spawned(stlar-dl("watch", run_dir, "--no-window"), **child_env()) as t1, \
+                    Spawned(stlar-dl("watch", run_dir, "--no-window"), **child_env()) as t2, \
                     xvfb() as display:
                 for t in (t1, t2):
                     t.expect(f"Run {run_id} started", timeout=TIMEOUT)
@@ -141,7 +141,7 @@ def test_three_viewers_one_clicks_stop(zygote, data600, tmp_path):
         finally:
             zygote.kill(child)
         stop, end = assert_stopped_once(run_dir, context)
-        assert stop["stop"]["by"].startswith(("stlar watch", "in-process viewer")), stop
+        assert stop["stop"]["by"].startswith(("stlar-dl watch", "in-process viewer")), stop
         row.add("rounds")
         row.add("all_saw_stopping")
         row.add("stopped_once")
@@ -164,7 +164,7 @@ def _click_in_process(run_dir: Path) -> None:
 
 
 def _click_in_a_real_window(run_dir: Path, display: str, run_id: str, row: Row) -> None:
-    with Spawned(stlar("watch", run_dir), **child_env(DISPLAY=display, STLAR_DEBUG_GEOMETRY="1")) as window:
+    with Spawned(stlar-dl("watch", run_dir), **child_env(DISPLAY=display, STLAR_DEBUG_GEOMETRY="1")) as window:
         window.expect(f"Run {run_id} started", timeout=TIMEOUT)
         window.expect("button='Stop Training'", timeout=TIMEOUT)
         for attempt in range(3):  # a late rescale of the window moves the button: the next report says where
@@ -185,17 +185,17 @@ def _click_in_a_real_window(run_dir: Path, display: str, run_id: str, row: Row) 
     row.add("real_clicks")
 
 
-# ---- two `stlar stop` at once ---------------------------------------------------------------------------
+# ---- two `stlar-dl stop` at once ---------------------------------------------------------------------------
 # Each racer imports everything first, then waits for one byte on stdin: the test releases them together.
-RACER = ("import sys; from stlar.cli import main; import viewer.stop, shared.stopfile; "
+RACER = ("import sys; from stlar_dl.cli import main; import viewer.stop, shared.stopfile; "
          "print('ready', flush=True); sys.stdin.buffer.read(1); main(['stop', sys.argv[1]])")
 
 
 def test_simultaneous_stlar_stop_makes_one_stop(zygote, data600, tmp_path):
     r = rng("stop race")
     rounds = n(3, 30)
-    row = Row("`stlar stop` racing `stlar stop`",
-              "2-4 `stlar stop` processes released at the same instant (a pipe barrier) on a live run",
+    row = Row("`stlar-dl stop` racing `stlar-dl stop`",
+              "2-4 `stlar-dl stop` processes released at the same instant (a pipe barrier) on a live run",
               "{rounds} races ({racers} processes): {one_stop_file} with exactly one stop file created, "
               "{one_record} with one stop record in the log, the others told `already requested` "
               "({already}) or `already ended` ({ended})", times_key="rounds",
@@ -211,7 +211,7 @@ def test_simultaneous_stlar_stop_makes_one_stop(zygote, data600, tmp_path):
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
                  for _ in range(racers)]
         try:
-            for p in procs:  # every racer has imported stlar and waits at the barrier
+            for p in procs:  # every racer has imported stlar-dl and waits at the barrier
                 assert p.stdout.readline() == "ready\n", p.stderr.read()
             for p in procs:
                 p.stdin.write("x")
@@ -255,7 +255,7 @@ def test_stop_in_each_phase_including_the_last_epoch(zygote, data60, tmp_path, p
     times = n(2, 10)
     row = Row(f"Stop {'during ' + phase if phase != 'after' else 'just after an epoch record'}",
               f"the stop file written at the first {phase} poll of a random epoch, the last epoch included "
-              "(in the trainer, as `stlar stop` writes it)",
+              "(in the trainer, as `stlar-dl stop` writes it)",
               "{runs} runs ({last} in the last epoch): {stopped_there} stopped after exactly that epoch with "
               "one stop record, its validation complete", times_key="runs",
               command=f"STLAR_FAULTS_FULL=1 pytest tests/test_fault_stop_races.py -k {phase}")
@@ -279,9 +279,9 @@ def test_stop_in_each_phase_including_the_last_epoch(zygote, data60, tmp_path, p
 
 
 def test_stop_after_the_end_is_refused(zygote, data60, tmp_path):
-    """After an end record `stlar stop` refuses in one line and writes nothing; so after a crash."""
+    """After an end record `stlar-dl stop` refuses in one line and writes nothing; so after a crash."""
     row = Row("Stop after the end",
-              "`stlar stop` on a finished run, on a stopped run and on a killed run; the window's button there",
+              "`stlar-dl stop` on a finished run, on a stopped run and on a killed run; the window's button there",
               "{refusals} refusals out of {tries}, one line each, exit 2, no stop file written; the window "
               "offers Close, not Stop", times_key="tries",
               command="pytest tests/test_fault_stop_races.py -k after_the_end")
@@ -291,7 +291,7 @@ def test_stop_after_the_end_is_refused(zygote, data60, tmp_path):
         child = zygote.run(train_argv(data60, run_dir, "--epochs", "2"), tmp_path, tmp_path / "t.out", **kwargs)
         assert child.exit == 0, child.output
         before = read_stop(run_dir / "STOP")  # a stop the run answered stays until the next run starts
-        done = subprocess.run(stlar("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
+        done = subprocess.run(stlar-dl("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
         line = one_error_line(done.stderr)
         assert done.returncode == 2 and f"has already ended ({reason} after" in line, (done.returncode, line)
         assert read_stop(run_dir / "STOP") == before
@@ -310,7 +310,7 @@ def test_stop_after_the_end_is_refused(zygote, data60, tmp_path):
                          tmp_path / "k.out")
     wait_until(lambda: started(run_dir, child.pid, epochs=1), what="the run to be killed")
     zygote.kill(child)
-    done = subprocess.run(stlar("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    done = subprocess.run(stlar-dl("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
     line = one_error_line(done.stderr)
     assert done.returncode == 2 and f"pid {child.pid}, is gone without an end record" in line, line
     assert not (run_dir / "STOP").exists()
@@ -320,7 +320,7 @@ def test_stop_after_the_end_is_refused(zygote, data60, tmp_path):
 
 
 STALE = {
-    "from the previous run": lambda run_id: json.dumps({"requested_at": 1.0, "by": "stlar stop (old@box)",
+    "from the previous run": lambda run_id: json.dumps({"requested_at": 1.0, "by": "stlar-dl stop (old@box)",
                                                         "run_id": run_id}),
     "without a run id": lambda run_id: json.dumps({"requested_at": 1.0, "by": "touch", "run_id": None}),
     "garbage": lambda run_id: "\x00\xff not json {",
@@ -356,7 +356,7 @@ def test_a_stale_stop_file_at_the_start_is_ignored_and_removed(zygote, data60, t
     child = zygote.start(train_argv(data60, run_dir, "--epochs", "40", "--patience", "1000"), tmp_path,
                          tmp_path / "m.out")
     wait_until(lambda: started(run_dir, child.pid, epochs=1), what="the new run's first epoch")
-    created, _ = request_stop(run_dir / "STOP", "stlar watch (left open)", previous)
+    created, _ = request_stop(run_dir / "STOP", "stlar-dl watch (left open)", previous)
     assert created
     assert zygote.wait(child) == 0, child.output
     assert f"Ignored and removed a stop file meant for run {previous}" in child.output, child.output

@@ -35,12 +35,12 @@ def test_posix_launch_is_a_new_session_with_output_to_a_file(tmp_path):
     FakePopen.calls = []
     proc, line = launch_viewer(tmp_path, shown="models", env={"DISPLAY": ":0"}, platform="linux", popen=FakePopen)
     assert proc is FakePopen.calls[0]
-    assert proc.args == [sys.executable, "-m", "stlar", "watch", str(tmp_path)]
+    assert proc.args == [sys.executable, "-m", "stlar_dl", "watch", str(tmp_path)]
     assert proc.kwargs["start_new_session"] is True
     assert proc.kwargs["stdin"] is subprocess.DEVNULL and proc.kwargs["stderr"] is subprocess.STDOUT
     assert proc.kwargs["stdout"].name == str(tmp_path / "viewer.log")
     assert "creationflags" not in proc.kwargs
-    assert line == "Started the viewer (stlar watch models, pid 4321)"
+    assert line == "Started the viewer (stlar-dl watch models, pid 4321)"
 
 
 def test_windows_launch_is_detached_in_its_own_process_group(tmp_path):
@@ -54,7 +54,7 @@ def test_no_display_is_one_warning_and_no_process(tmp_path):
     FakePopen.calls = []
     proc, line = launch_viewer(tmp_path, shown="models", env={}, platform="linux", popen=FakePopen)
     assert proc is None and FakePopen.calls == []
-    assert line.startswith("--gui: no display") and "stlar watch models" in line and "\n" not in line
+    assert line.startswith("--gui: no display") and "stlar-dl watch models" in line and "\n" not in line
 
 
 def test_a_viewer_that_cannot_start_is_a_warning(tmp_path):

@@ -1,4 +1,4 @@
-"""`stlar replay`: a finished or crashed run from its log alone, as a PNG, in the terminal, or in a window."""
+"""`stlar-dl replay`: a finished or crashed run from its log alone, as a PNG, in the terminal, or in a window."""
 
 from __future__ import annotations
 

@@ -76,12 +76,12 @@ def test_nothing_to_archive_in_a_folder_of_other_files(tmp_path):
 def test_a_stale_stop_file_is_removed_and_said(tmp_path):
     run = tmp_path / "models"
     run.mkdir()
-    request_stop(run / "STOP", by="stlar watch (ana@lab)", run_id="old")
+    request_stop(run / "STOP", by="stlar-dl watch (ana@lab)", run_id="old")
     with prepare_run_dir(run, display="models") as prepared:
         assert not (run / "STOP").exists()
         assert prepared.stale_stop["run_id"] == "old"
         assert prepared.notes == [
-            "Removed a stale stop file models/STOP left by an earlier run (requested by stlar watch (ana@lab))"]
+            "Removed a stale stop file models/STOP left by an earlier run (requested by stlar-dl watch (ana@lab))"]
 
 
 def test_a_second_trainer_is_refused_while_the_lock_is_held(tmp_path):
@@ -100,13 +100,13 @@ def test_a_second_trainer_is_refused_while_the_lock_is_held(tmp_path):
 def test_the_lock_is_an_os_lock_another_filelock_sees(tmp_path):
     with prepare_run_dir(tmp_path):
         with pytest.raises(filelock.Timeout):
-            filelock.FileLock(str(tmp_path / ".stlar.lock"), timeout=0).acquire()
+            filelock.FileLock(str(tmp_path / ".stlar-dl.lock"), timeout=0).acquire()
 
 
 def test_a_locked_run_dir_is_not_archived_by_the_refused_trainer(tmp_path):
     run = tmp_path / "models"
     old_run(run)
-    lock = filelock.FileLock(str(run / ".stlar.lock"), timeout=0)
+    lock = filelock.FileLock(str(run / ".stlar-dl.lock"), timeout=0)
     lock.acquire()
     try:
         with pytest.raises(RunDirError):

@@ -1,4 +1,4 @@
-"""`stlar stop RUN_DIR`: stops a live run after its epoch; refuses, in one line, when there is nothing to stop."""
+"""`stlar-dl stop RUN_DIR`: stops a live run after its epoch; refuses, in one line, when there is nothing to stop."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_stop_a_live_run(tmp_path):
         assert trainer.lines[-1] == "stopped"
     records, _ = read_log(rd.log)
     stop = next(r for r in records if r["type"] == "stop_requested")
-    assert stop["stop"]["by"].startswith("stlar stop (")
+    assert stop["stop"]["by"].startswith("stlar-dl stop (")
     assert records[-1]["type"] == "end" and records[-1]["reason"] == "stopped"
     said = int(done.stdout.split("it is in epoch ")[1].split("/")[0])
     assert records[-1]["epochs_run"] in (said, said + 1)  # the epoch it was in, or the next if it just ended
@@ -37,13 +37,13 @@ def test_stop_a_live_run(tmp_path):
 def test_a_second_stop_says_who_asked_first(tmp_path):
     rd = RunDir(tmp_path)
     write_run(rd.log, 3, end=None, planned=10, pid=os.getpid())
-    first = stop_run(tmp_path, by="stlar watch (ana@lab)", clock=lambda: 1000.0)
+    first = stop_run(tmp_path, by="stlar-dl watch (ana@lab)", clock=lambda: 1000.0)
     assert first == f"Stop requested for run {read_log(rd.log)[0][0]['run_id']} in {tmp_path}: it is in epoch 4/10; " \
                     "the trainer stops after this epoch"
-    second = stop_run(tmp_path, by="stlar stop (bob@lab)", clock=lambda: 1042.0)
+    second = stop_run(tmp_path, by="stlar-dl stop (bob@lab)", clock=lambda: 1042.0)
     assert second.startswith("A stop was already requested for run ")
-    assert "by stlar watch (ana@lab) 42 s ago; it is in epoch 4/10 and stops after this epoch" in second
-    assert json.loads(rd.stop.read_text())["by"] == "stlar watch (ana@lab)"
+    assert "by stlar-dl watch (ana@lab) 42 s ago; it is in epoch 4/10 and stops after this epoch" in second
+    assert json.loads(rd.stop.read_text())["by"] == "stlar-dl watch (ana@lab)"
 
 
 

@@ -13,9 +13,9 @@ def test_no_stop_file(tmp_path):
 
 def test_a_request_for_this_run_stops_and_is_kept(tmp_path):
     poll = StopPoll(tmp_path / "STOP", "run1")
-    request_stop(tmp_path / "STOP", by="stlar watch (a@b)", run_id="run1")
+    request_stop(tmp_path / "STOP", by="stlar-dl watch (a@b)", run_id="run1")
     assert poll.poll()
-    assert poll.read()["by"] == "stlar watch (a@b)"
+    assert poll.read()["by"] == "stlar-dl watch (a@b)"
     (tmp_path / "STOP").unlink()
     assert poll.poll()  # once seen, the request stands
 
@@ -29,7 +29,7 @@ def test_an_anonymous_or_hand_made_request_stops(tmp_path):
 def test_a_request_for_another_run_is_removed_and_reported(tmp_path):
     said = []
     poll = StopPoll(tmp_path / "STOP", "run2", on_foreign=said.append)
-    request_stop(tmp_path / "STOP", by="stlar watch (a@b)", run_id="run1")
+    request_stop(tmp_path / "STOP", by="stlar-dl watch (a@b)", run_id="run1")
     assert not poll.poll()
     assert not (tmp_path / "STOP").exists()
-    assert said == ["Ignored and removed a stop file meant for run run1 (by stlar watch (a@b)); this run is run2"]
+    assert said == ["Ignored and removed a stop file meant for run run1 (by stlar-dl watch (a@b)); this run is run2"]

@@ -13,9 +13,9 @@ from shared.stopfile import clear_stop, read_stop, request_stop, stop_requested,
 def test_request_writes_the_json_request(tmp_path):
     stop = tmp_path / "STOP"
     assert not stop_requested(stop)
-    created, request = request_stop(stop, by="stlar stop (ana@lab)", run_id="abc", clock=lambda: 12.5)
+    created, request = request_stop(stop, by="stlar-dl stop (ana@lab)", run_id="abc", clock=lambda: 12.5)
     assert created and stop_requested(stop)
-    assert json.loads(stop.read_text()) == {"requested_at": 12.5, "by": "stlar stop (ana@lab)", "run_id": "abc"}
+    assert json.loads(stop.read_text()) == {"requested_at": 12.5, "by": "stlar-dl stop (ana@lab)", "run_id": "abc"}
     assert read_stop(stop) == request
     assert [p.name for p in tmp_path.iterdir()] == ["STOP"], "no temporary file is left behind"
 
@@ -70,4 +70,4 @@ def test_read_only_dir_is_a_typed_error(tmp_path):
 
 
 def test_who_names_tool_user_and_host():
-    assert who("stlar watch").startswith("stlar watch (") and "@" in who("stlar watch")
+    assert who("stlar-dl watch").startswith("stlar-dl watch (") and "@" in who("stlar-dl watch")

@@ -1,4 +1,4 @@
-"""`stlar watch --no-window` as a process: attach before, during and across runs; every epoch once; Ctrl-C."""
+"""`stlar-dl watch --no-window` as a process: attach before, during and across runs; every epoch once; Ctrl-C."""
 
 from __future__ import annotations
 

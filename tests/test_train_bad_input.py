@@ -7,7 +7,7 @@ import filelock
 import numpy as np
 import pytest
 
-from stlar.cli import main
+from stlar_dl.cli import main
 from trainer_helpers import run_stlar
 
 
@@ -129,12 +129,12 @@ def test_a_second_trainer_in_the_same_run_dir(data, capsys):
     out = data["out"]
     out.mkdir()
     (out / "best.pt").write_text("the running trainer's checkpoint")
-    lock = filelock.FileLock(str(out / ".stlar.lock"), timeout=0)  # what a running trainer holds
+    lock = filelock.FileLock(str(out / ".stlar-dl.lock"), timeout=0)  # what a running trainer holds
     with lock:
         code, stdout, err = run_main(argv_for(data, []), capsys)
     assert code == 2 and stdout == "" and err.count("\n") == 1
     assert "another trainer is running in this run dir" in err
-    assert sorted(p.name for p in out.iterdir()) == [".stlar.lock", "best.pt"]  # nothing archived or written
+    assert sorted(p.name for p in out.iterdir()) == [".stlar-dl.lock", "best.pt"]  # nothing archived or written
 
 
 def test_empty_label_rows_are_skipped_with_one_counting_warning(data, capsys):

@@ -1,4 +1,4 @@
-"""`stlar train-dl` as users run it: real processes, real files, real signals.
+"""`stlar-dl train-dl` as users run it: real processes, real files, real signals.
 
 Runs use tiny demo data and the simple CNN so that each takes a few seconds, mostly importing torch.
 """
@@ -107,7 +107,7 @@ def test_a_short_real_run(real_run, tiny_data):
                                     "device", "seed"}
     assert (start["n_train"], start["n_val"], start["n_train_positive"], start["n_val_positive"]) == (48, 12, 24, 6)
     assert start["device"] == "cpu" and start["pid"] > 0 and start["host"]
-    assert set(start["versions"]) == {"python", "torch", "stlar"}
+    assert set(start["versions"]) == {"python", "torch", "stlar-dl"}
     epochs = [r for r in recs if r["type"] == "epoch"]
     assert [r["epoch"] for r in epochs] == [1, 2, 3]
     assert (end["reason"], end["epochs_run"]) == ("completed", 3)
@@ -199,7 +199,7 @@ def test_a_stop_file_ends_the_run_after_that_epoch_and_a_second_trainer_is_refus
 def test_a_stale_stop_file_does_not_stop_the_run_and_gui_without_display_warns(tiny_data, tmp_path):
     out = tmp_path / "models"
     out.mkdir()
-    request_stop(out / "STOP", by="stlar watch (old@host)", run_id="oldrun")
+    request_stop(out / "STOP", by="stlar-dl watch (old@host)", run_id="oldrun")
     proc = run_stlar(*train_args(tiny_data, out, "--epochs", "2", "--gui", "--no-plot"), cwd=tmp_path,
                      PYTHONIOENCODING="ascii")
     assert proc.returncode == 0, proc.stderr
@@ -207,7 +207,7 @@ def test_a_stale_stop_file_does_not_stop_the_run_and_gui_without_display_warns(t
     assert (end["reason"], end["epochs_run"]) == ("completed", 2)
     assert not (out / "STOP").exists()
     lines = proc.stdout.splitlines()
-    assert (f"Removed a stale stop file {out}/STOP left by an earlier run (requested by stlar watch (old@host))"
+    assert (f"Removed a stale stop file {out}/STOP left by an earlier run (requested by stlar-dl watch (old@host))"
             in lines)
     gui = [line for line in lines if "--gui" in line]
     assert len(gui) == 1 and gui[0].startswith("[WARN] --gui: no display")
@@ -274,7 +274,7 @@ def test_a_signal_finishes_the_epoch_and_ends_interrupted(tiny_data, tmp_path, s
 
 
 # Runs in the trainer before the CLI. The first data-loader worker to start signals its whole process group
-# right after torch installed the worker's signal handlers and before stlar's worker init ran: a Ctrl-C
+# right after torch installed the worker's signal handlers and before stlar-dl's worker init ran: a Ctrl-C
 # or `kill -- -PGID` that catches a worker being born, which under load happens whenever a worker is
 # slow to start. Forked workers inherit the patched module; the marker file makes it fire once (a second
 # signal would rightly abort the run).
@@ -381,7 +381,7 @@ def test_demo_data_command(tmp_path):
         "Wrote 20 segments to d/segments",
         "  d/manifest_train.csv: 16 segments (8 HFO)",
         "  d/manifest_val.csv: 4 segments (2 HFO)",
-        "Train on it with: stlar train-dl --train d/manifest_train.csv --val d/manifest_val.csv",
+        "Train on it with: stlar-dl train-dl --train d/manifest_train.csv --val d/manifest_val.csv",
     ]
     assert len(list((tmp_path / "d" / "segments").glob("*.npy"))) == 20
 

@@ -112,12 +112,12 @@ def test_gui_starts_the_viewer_after_the_start_record(tiny_data, tmp_path):
 
     def fake_launch(run_dir, shown):
         seen.append([r["type"] for r in records(run_dir / "training_log.jsonl")])
-        return object(), f"Started the viewer (stlar watch {shown}, pid 1)"
+        return object(), f"Started the viewer (stlar-dl watch {shown}, pid 1)"
 
     printer = ListPrinter()
     outcome = train_dl(config(tiny_data, out, gui=True, epochs=1), printer, launch=fake_launch)
     assert outcome.reason == "completed" and seen == [["start"]]
-    assert f"Started the viewer (stlar watch {out}, pid 1)" in printer.out
+    assert f"Started the viewer (stlar-dl watch {out}, pid 1)" in printer.out
 
 
 def test_threads_default_to_half_the_cpus_unless_omp_says():

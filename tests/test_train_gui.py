@@ -65,7 +65,7 @@ def test_gui_viewer_is_detached_and_outlives_training(tiny_data, tmp_path, displ
         assert not gone(pid), (out / "viewer.log").read_text()
         assert os.getsid(pid) == pid != os.getsid(0)
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        assert cmdline[1:5] == [b"-m", b"stlar", b"watch", str(out).encode()]
+        assert cmdline[1:5] == [b"-m", b"stlar_dl", b"watch", str(out).encode()]
         assert (out / "viewer.log").exists()
     finally:
         end_viewer(pid)

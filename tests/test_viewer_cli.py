@@ -53,7 +53,7 @@ def test_watch_help_starts_in_a_blink_without_torch_or_a_gui_toolkit():
     assert done.returncode == 0 and "--no-window" in done.stdout
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     for heavy in ("torch", "matplotlib.pyplot", "tkinter", "watchdog.observers"):
-        assert heavy not in imported, f"`stlar watch --help` imports {heavy}"
+        assert heavy not in imported, f"`stlar-dl watch --help` imports {heavy}"
 
 
 def test_following_a_run_never_imports_torch(tmp_path):

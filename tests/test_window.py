@@ -155,13 +155,13 @@ def test_stop_click_writes_the_stop_file_then_end_turns_the_button_into_close(tm
 
 
 def test_a_stop_already_requested_is_said_and_not_overwritten(tmp_path):
-    (tmp_path / "STOP").write_text(json.dumps({"by": "stlar stop (bob@gpu)", "requested_at": 1.0, "run_id": "x"}))
+    (tmp_path / "STOP").write_text(json.dumps({"by": "stlar-dl stop (bob@gpu)", "requested_at": 1.0, "run_id": "x"}))
     window, _source, _closed, _out = make_window(tmp_path)
     run = Run()
     window.apply([run.start()])
     window.click()
-    assert window.log_lines[-1] == "A stop was already requested by stlar stop (bob@gpu); waiting for the trainer"
-    assert json.loads((tmp_path / "STOP").read_text())["by"] == "stlar stop (bob@gpu)"
+    assert window.log_lines[-1] == "A stop was already requested by stlar-dl stop (bob@gpu); waiting for the trainer"
+    assert json.loads((tmp_path / "STOP").read_text())["by"] == "stlar-dl stop (bob@gpu)"
     assert window.button_label == STOPPING_LABEL
 
 

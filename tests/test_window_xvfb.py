@@ -1,4 +1,4 @@
-"""A real window: `stlar watch` on a real training under Xvfb; screenshot it, click Stop with xdotool.
+"""A real window: `stlar-dl watch` on a real training under Xvfb; screenshot it, click Stop with xdotool.
 
 Skipped where Xvfb, xdotool or ImageMagick's `import` is missing (`.ci/run` installs them). The test starts
 its own X server on a free display (`Xvfb -displayfd` picks the number and says when it is ready). Set
@@ -101,10 +101,10 @@ def test_real_window_stop_button_stops_the_training_after_its_epoch(tmp_path, di
                 watch.expect("[STLAR_DEBUG_GEOMETRY]", timeout=60)
             box = latest_box(watch, "Stop Training")
             x, y, w, h = box
-            found = run(["xdotool", "search", "--name", "^stlar watch"], DISPLAY=display)
+            found = run(["xdotool", "search", "--name", "^stlar-dl watch"], DISPLAY=display)
             names = [run(["xdotool", "getwindowname", wid], DISPLAY=display).stdout.strip()
                      for wid in found.stdout.split()]
-            assert f"stlar watch — {run_dir}" in names, f"no window titled with the run dir: {names}"
+            assert f"stlar-dl watch — {run_dir}" in names, f"no window titled with the run dir: {names}"
             assert 0 <= x and x + w <= SCREEN[0] and 0 <= y and y + h <= SCREEN[1]
             assert_not_blank(screenshot_showing_curves(display, tmp_path / "viewer_live.png"), box)
             # Click the middle of the button where the window says it is; should a late rescale have moved
@@ -133,7 +133,7 @@ def test_real_window_stop_button_stops_the_training_after_its_epoch(tmp_path, di
     end = records[-1]
     assert end["type"] == "end" and end["reason"] == "stopped"
     assert end["epochs_run"] == stop["epoch"] < 300  # it finished the epoch it was in, then stopped
-    assert stop["stop"]["by"].startswith("stlar watch (")
+    assert stop["stop"]["by"].startswith("stlar-dl watch (")
 
 
 def test_ctrl_c_closes_the_window_and_exits_0(tmp_path, display):

@@ -1,4 +1,4 @@
-"""Helpers and fixtures for the trainer's tests: tiny demo data sets, running `python -m stlar`, waiting.
+"""Helpers and fixtures for the trainer's tests: tiny demo data sets, running `python -m stlar_dl`, waiting.
 
 Import the fixtures into a test module (`from trainer_helpers import tiny_data`); pytest puts `tests/` on
 sys.path because of its conftest.py.
@@ -46,11 +46,11 @@ def env(**extra: str) -> dict[str, str]:
 
 
 def stlar_cmd(*args: str | Path, prelude: str = "") -> list[str]:
-    """`python -m stlar ARGS`; with `prelude`, that Python code runs first in the same process (a test's
+    """`python -m stlar_dl ARGS`; with `prelude`, that Python code runs first in the same process (a test's
     fault injection), then the same CLI."""
     if prelude:
-        return [sys.executable, "-c", f"{prelude}\nfrom stlar.cli import main\nmain()", *map(str, args)]
-    return [sys.executable, "-m", "stlar", *map(str, args)]
+        return [sys.executable, "-c", f"{prelude}\nfrom stlar_dl.cli import main\nmain()", *map(str, args)]
+    return [sys.executable, "-m", "stlar_dl", *map(str, args)]
 
 
 def train_args(data: DemoData, out_dir: str | Path, *extra: str | Path) -> list[str]:
@@ -74,13 +74,13 @@ def run_stlar(*args: str | Path, cwd: Path, timeout: float = 120.0, **env_extra:
 
 
 def start_stlar(*args: str | Path, cwd: Path, prelude: str = "", **env_extra: str) -> subprocess.Popen:
-    """Start `python -m stlar ...` in its own session (like a job in a terminal: killpg reaches it all).
+    """Start `python -m stlar_dl ...` in its own session (like a job in a terminal: killpg reaches it all).
 
     Its stdout and stderr go to files in `cwd` (`finish` reads them): a pipe nobody drains would fill up
     and block a long-running trainer on its next print.
     """
-    out = open(Path(cwd) / "stlar.stdout", "w", encoding="utf-8")
-    err = open(Path(cwd) / "stlar.stderr", "w", encoding="utf-8")
+    out = open(Path(cwd) / "stlar-dl.stdout", "w", encoding="utf-8")
+    err = open(Path(cwd) / "stlar-dl.stderr", "w", encoding="utf-8")
     with out, err:  # the child has its own copies of the descriptors
         proc = subprocess.Popen(stlar_cmd(*args, prelude=prelude), cwd=cwd, env=env(**env_extra), stdout=out,
                                 stderr=err, start_new_session=True, preexec_fn=PREEXEC)
@@ -126,7 +126,7 @@ def finish(proc: subprocess.Popen, timeout: float = TIMEOUT_S) -> tuple[int, str
         proc.kill()
         proc.wait()
         pytest.fail(f"trainer did not finish in {timeout} s")
-    return proc.returncode, _read(proc, "stlar.stdout"), _read(proc, "stlar.stderr")
+    return proc.returncode, _read(proc, "stlar-dl.stdout"), _read(proc, "stlar-dl.stderr")
 
 
 def _read(proc: subprocess.Popen, name: str) -> str:
@@ -142,4 +142,4 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 def run_dir_files(path: Path) -> set[str]:
     """Names in a run dir, hidden lock file excluded."""
-    return {p.name for p in path.iterdir() if p.name != ".stlar.lock"} if path.exists() else set()
+    return {p.name for p in path.iterdir() if p.name != ".stlar-dl.lock"} if path.exists() else set()

@@ -69,7 +69,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     except Exception as exc:  # unpickling errors come in many types
         raise InputError(f"checkpoint {path}: cannot load it ({' '.join(str(exc).split())[:200]})") from None
     if not isinstance(data, dict) or "model_state" not in data or "model_type" not in data:
-        raise InputError(f"checkpoint {path}: not a stlar checkpoint (no model_state/model_type)")
+        raise InputError(f"checkpoint {path}: not a stlar-dl checkpoint (no model_state/model_type)")
     return data
 
 

@@ -1,8 +1,8 @@
 """The trainer's commands: `train-dl`, `demo-data` and `demo`. A thin shell over `trainer.train_dl`.
 
 Options are parsed here and handed on; library code raises StlarError for anything the user can fix and
-`stlar/cli.py` turns it into one line and exit code 2. torch is imported only when a command runs, so
-`stlar --help` and `stlar watch` do not pay for it.
+`stlar_dl/cli.py` turns it into one line and exit code 2. torch is imported only when a command runs, so
+`stlar-dl --help` and `stlar-dl watch` do not pay for it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def train_dl_command(
                                     help="Val-loss decrease that counts as a new best, loss units, >= 0."),
     no_plot: bool = typer.Option(False, "--no-plot",
                                  help="Skip training_curves.png (the metrics and params JSON are still written)."),
-    gui: bool = typer.Option(False, "--gui", help="Also open the live viewer (stlar watch OUT_DIR) in its own window."),
+    gui: bool = typer.Option(False, "--gui", help="Also open the live viewer (stlar-dl watch OUT_DIR) in its own window."),
     device: str = typer.Option(c.DEVICE, "--device", help="auto (cuda if available, else cpu), cpu, cuda or cuda:N."),
     seed: int = typer.Option(c.SEED, "--seed",
                              help="Seed for weights and shuffling, >= 0; same seed, data and CPU give the same losses."),
@@ -45,7 +45,7 @@ def train_dl_command(
 
     Writes OUT_DIR/training_log.jsonl as it goes and OUT_DIR/best.pt on each new best val loss.
 
-    Watch it with `stlar watch OUT_DIR`; stop it after the current epoch with `stlar stop OUT_DIR` or Ctrl-C.
+    Watch it with `stlar-dl watch OUT_DIR`; stop it after the current epoch with `stlar-dl stop OUT_DIR` or Ctrl-C.
 
     At the end: training_metrics.json, training_params.json and training_curves.png.
     """
@@ -81,15 +81,15 @@ def demo_data_command(
     typer.echo(f"Wrote {data.n} segments to {os.path.join(out_dir, data.segments_dir.name)}")
     typer.echo(f"  {train_csv}: {data.n_train} segments ({data.n_train_positive} HFO)")
     typer.echo(f"  {val_csv}: {data.n_val} segments ({data.n_val_positive} HFO)")
-    typer.echo(f"Train on it with: stlar train-dl --train {train_csv} --val {val_csv}")
+    typer.echo(f"Train on it with: stlar-dl train-dl --train {train_csv} --val {val_csv}")
 
 
 def demo_command(
-    demo_dir: str = typer.Argument("stlar-demo", metavar="[DIR]",
-                                   help="Folder for data/ and models/ (default stlar-demo)."),
+    demo_dir: str = typer.Argument("stlar-dl-demo", metavar="[DIR]",
+                                   help="Folder for data/ and models/ (default stlar-dl-demo)."),
     gui: bool = typer.Option(False, "--gui", help="Also open the live viewer on DIR/models."),
 ) -> None:
-    """Make demo data and train on it headless in well under a minute: the quickest tour of stlar."""
+    """Make demo data and train on it headless in well under a minute: the quickest tour of stlar-dl."""
     from trainer.demo import run_demo
 
     outcome = run_demo(demo_dir, gui=gui)
@@ -98,7 +98,7 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `train-dl`, `demo-data` and `demo` to the `stlar` app."""
+    """Add `train-dl`, `demo-data` and `demo` to the `stlar-dl` app."""
     app.command("train-dl", epilog=EXIT_HELP)(train_dl_command)
     app.command("demo-data")(demo_data_command)
     app.command("demo")(demo_command)

@@ -1,4 +1,4 @@
-"""The options of `stlar train-dl`: their defaults (STLAR's), and checks that turn bad values into one line.
+"""The options of `stlar-dl train-dl`: their defaults (STLAR's), and checks that turn bad values into one line.
 
 Pure and light: no torch import, so a bad option is refused before the training stack loads.
 """

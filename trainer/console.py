@@ -1,7 +1,7 @@
 """The trainer's console: STLAR's lines, plus a batch progress bar when stdout is a terminal.
 
 Piped or redirected output gets complete lines only (no bar, no control codes), flushed as they are
-printed, so `stlar train-dl ... | tee run.txt` reads like the terminal without the bar. Text is built with
+printed, so `stlar-dl train-dl ... | tee run.txt` reads like the terminal without the bar. Text is built with
 the Unicode glyphs of `shared.console` and turned into ASCII stand-ins here when the stream cannot encode
 them (a Windows code page, `PYTHONIOENCODING=ascii`).
 """
@@ -63,7 +63,7 @@ class Printer:
     def _lose(self, exc: BaseException) -> None:
         """The console is gone (its file's disk is full, the pipe's reader or the ssh session died): say so
         once on stderr and print nothing more. Hours of training must not end because a print failed; the
-        log is the record of the run, and `stlar watch` shows it."""
+        log is the record of the run, and `stlar-dl watch` shows it."""
         self.lost = True
         self._progress = self._task = None
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -76,8 +76,8 @@ class Printer:
         except (AttributeError, OSError, ValueError):
             pass
         try:
-            print(f"stlar train-dl: cannot write to the console any more ({why}); training goes on "
-                  "(follow it with stlar watch)", file=sys.stderr, flush=True)
+            print(f"stlar-dl train-dl: cannot write to the console any more ({why}); training goes on "
+                  "(follow it with stlar-dl watch)", file=sys.stderr, flush=True)
         except (OSError, ValueError):
             pass
 

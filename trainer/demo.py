@@ -1,4 +1,4 @@
-"""`stlar demo`: synthetic HFO data plus a short headless training run, the README's main job.
+"""`stlar-dl demo`: synthetic HFO data plus a short headless training run, the README's main job.
 
 The settings are chosen to finish in well under a minute on two CPU cores with visibly falling losses
 (measured; see DEMO_* below), and to show the whole console: epoch lines, new bests, the end block and
@@ -14,7 +14,7 @@ from trainer.config import TrainConfig
 from trainer.console import Printer
 from trainer.train_dl import RunOutcome, train_dl
 
-DEFAULT_DEMO_DIR = "stlar-demo"
+DEFAULT_DEMO_DIR = "stlar-dl-demo"
 DEMO_N = 1500  # segments (1200 train / 300 val); written in about 1 s
 DEMO_SEED = 0  # the data set's seed (the training seed is train-dl's default)
 DEMO_EPOCHS = 8  # simple CNN, batch 64: about 2-4 s per epoch on two cores
@@ -46,7 +46,7 @@ def run_demo(demo_dir: str = DEFAULT_DEMO_DIR, gui: bool = False, printer: Print
     printer.line(f"Wrote {data.n} synthetic segments ({data.n_train_positive + data.n_val_positive} HFO) "
                  f"to {os.path.join(demo_dir, 'data')}")
     printer.line(
-        f"Training as: stlar train-dl --train {cfg.train} --val {cfg.val} --out-dir {cfg.out_dir} "
+        f"Training as: stlar-dl train-dl --train {cfg.train} --val {cfg.val} --out-dir {cfg.out_dir} "
         f"--epochs {cfg.epochs} --model-type {cfg.model_type} --num-workers {cfg.num_workers}"
         + (" --gui" if gui else "")
     )

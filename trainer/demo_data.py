@@ -1,4 +1,4 @@
-"""A synthetic HFO data set in the STLAR manifest format, for `stlar demo` and for tests.
+"""A synthetic HFO data set in the STLAR manifest format, for `stlar-dl demo` and for tests.
 
 Positives (label 1) are ripples (80-250 Hz) and fast ripples (250-500 Hz): bursts of at least four
 cycles under a Hann envelope, on a 1/f background. Negatives (label 0) are the background alone and the
@@ -65,7 +65,7 @@ def write_demo_data(out_dir: Path, n: int = 2000, seed: int = 0, val_fraction: f
     - Manifests are written last, each atomically (temporary file + rename), after any old ones are
       removed first: a crash mid-way leaves no manifest that points at a half-written data set.
     - Bad arguments or an unusable `out_dir` raise `InputError` with a one-line message (naming the
-      `stlar demo-data` options `--n` and `--seed`).
+      `stlar-dl demo-data` options `--n` and `--seed`).
     """
     out_dir = Path(out_dir).expanduser()
     if not _is_int(n) or n < MIN_N:

@@ -60,7 +60,7 @@ class Interrupts:
         if threading.current_thread() is threading.main_thread():
             for sig in self.signals:
                 # An ignored signal stays ignored, as Python itself leaves SIGINT: a job started in the
-                # background by a non-interactive shell (`stlar train-dl ... &`, nohup) is meant to be
+                # background by a non-interactive shell (`stlar-dl train-dl ... &`, nohup) is meant to be
                 # deaf to the terminal's Ctrl-C.
                 if signal.getsignal(sig) is signal.SIG_IGN:
                     continue

@@ -1,4 +1,4 @@
-"""`--gui`: start `stlar watch RUN_DIR` as its own detached process, and never look back.
+"""`--gui`: start `stlar-dl watch RUN_DIR` as its own detached process, and never look back.
 
 The viewer is not a child we manage: it gets its own session (POSIX) or process group (Windows), so a
 Ctrl-C in the trainer's terminal does not reach it, its crash cannot touch training, and its window stays
@@ -29,7 +29,7 @@ def display_missing(env: Mapping[str, str], platform: str) -> bool:
 
 
 def viewer_command(run_dir: str | Path) -> list[str]:
-    return [sys.executable, "-m", "stlar", "watch", str(run_dir)]
+    return [sys.executable, "-m", "stlar_dl", "watch", str(run_dir)]
 
 
 def launch_viewer(
@@ -49,7 +49,7 @@ def launch_viewer(
     if display_missing(env, platform):
         return None, (
             f"--gui: no display (DISPLAY and WAYLAND_DISPLAY are unset); training goes on headless. "
-            f"Watch it from a desktop session with: stlar watch {shown}"
+            f"Watch it from a desktop session with: stlar-dl watch {shown}"
         )
     kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "close_fds": True, "env": dict(env)}
     if platform.startswith("win"):
@@ -63,5 +63,5 @@ def launch_viewer(
             proc = popen(viewer_command(run_dir), stdout=log, stderr=subprocess.STDOUT, **kwargs)
     except OSError as exc:
         return None, (f"--gui: could not start the viewer ({exc.strerror or exc}); training goes on headless. "
-                      f"Run it yourself with: stlar watch {shown}")
-    return proc, f"Started the viewer (stlar watch {shown}, pid {getattr(proc, 'pid', '?')})"
+                      f"Run it yourself with: stlar-dl watch {shown}")
+    return proc, f"Started the viewer (stlar-dl watch {shown}, pid {getattr(proc, 'pid', '?')})"

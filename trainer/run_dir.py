@@ -65,7 +65,7 @@ def prepare_run_dir(path: str | Path, display: str | None = None) -> PreparedRun
     except filelock.Timeout:
         raise RunDirError(
             f"--out-dir {shown}: another trainer is running in this run dir (it holds {run_dir.lock.name}); "
-            f"wait for it to finish, stop it (stlar stop {shown}), or choose another --out-dir"
+            f"wait for it to finish, stop it (stlar-dl stop {shown}), or choose another --out-dir"
         ) from None
     except OSError as exc:
         raise RunDirError(f"--out-dir {shown}: cannot create the lock file ({exc.strerror or exc})") from None
@@ -126,7 +126,7 @@ def check_writable(path: Path, shown: str) -> None:
         raise RunDirError(f"--out-dir {shown}: is a file, not a folder; choose a folder for the run's outputs")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path, prefix=".stlar-write-test."):
+        with tempfile.TemporaryFile(dir=path, prefix=".stlar-dl-write-test."):
             pass
     except OSError as exc:
         raise RunDirError(

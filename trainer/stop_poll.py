@@ -2,7 +2,7 @@
 
 `STOP` carries the `run_id` of the run its writer was showing. A viewer left open on a finished run can
 still write one after the next run started in the same folder; that request is not for this run, so it
-is removed and reported instead of stopping the wrong training. A request without a run_id (`stlar stop`
+is removed and reported instead of stopping the wrong training. A request without a run_id (`stlar-dl stop`
 before any log existed, a hand-made `touch STOP`) stops whichever run is going.
 """
 

@@ -1,4 +1,4 @@
-"""One `stlar train-dl` run, from options to outputs.
+"""One `stlar-dl train-dl` run, from options to outputs.
 
 Order matters:
 1. Validate everything that can be validated without writing: the options, both manifests and every
@@ -9,7 +9,7 @@ Order matters:
    end record, training_metrics.json, training_params.json and the curves, then print the end block and
    the diagnostic report. An exception is re-raised after that, so the CLI reports it.
 
-torch is imported inside `train_dl`, so importing this module (for `stlar --help`) stays cheap.
+torch is imported inside `train_dl`, so importing this module (for `stlar-dl --help`) stays cheap.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def train_dl(
             printer.line(f"{name + ':':<6} {len(data)} segments ({data.n_positive} HFO) from {manifest}")
         printer.line(f"Model: {MODEL_TYPES[cfg.model_type]} (type {cfg.model_type}, {n_params:,} parameters) "
                      f"on {device} | seed {cfg.seed}")
-        printer.line(f"Run dir: {out} | watch it live with: stlar watch {out}")
+        printer.line(f"Run dir: {out} | watch it live with: stlar-dl watch {out}")
         for warning in (*train_set.warnings, *val_set.warnings):
             printer.line(f"{g.warn} {warning}")
         for note in prepared.notes:
@@ -180,7 +180,7 @@ def train_dl(
                             batches=len(train_loader), val_batches=len(val_loader),
                             warnings=[*train_set.warnings, *val_set.warnings],
                             versions={"python": platform.python_version(), "torch": torch.__version__,
-                                      "stlar": __version__},
+                                      "stlar-dl": __version__},
                         )
                     if cfg.gui:
                         viewer, line = launch(rd.path, shown=out)  # never waited on: see launch_viewer

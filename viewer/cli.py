@@ -1,6 +1,6 @@
-"""The viewer's commands: `stlar watch`, `stlar replay`, `stlar stop`. Thin: parse, call, return a code.
+"""The viewer's commands: `stlar-dl watch`, `stlar-dl replay`, `stlar-dl stop`. Thin: parse, call, return a code.
 
-Imports of the work modules happen inside the commands, so `stlar --help` and `stlar watch --help` load
+Imports of the work modules happen inside the commands, so `stlar-dl --help` and `stlar-dl watch --help` load
 neither matplotlib's GUI nor watchdog, and the viewer never imports torch.
 """
 
@@ -17,7 +17,7 @@ RUN_DIR_HELP = "The run directory the trainer writes (train-dl --out-dir)."
 
 
 def register(app: typer.Typer) -> None:
-    """Add `watch`, `replay` and `stop` to the stlar app."""
+    """Add `watch`, `replay` and `stop` to the stlar-dl app."""
 
     @app.command()
     def watch(

@@ -90,7 +90,7 @@ class Events:
             if record["schema"] > SCHEMA_VERSION:
                 out.append(self._text(
                     f"{self.g.warn.strip()} Log schema {record['schema']} is newer than this viewer's "
-                    f"({SCHEMA_VERSION}): showing what it understands; upgrade stlar to see everything"))
+                    f"({SCHEMA_VERSION}): showing what it understands; upgrade stlar-dl to see everything"))
             return out
         if rtype == STOP_REQUESTED:
             return [f"Stop requested{_who(record['stop'])}: the trainer stops after epoch {record['epoch']}"]

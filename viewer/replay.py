@@ -1,4 +1,4 @@
-"""`stlar replay RUN_DIR`: a finished, stopped or crashed run from its log alone.
+"""`stlar-dl replay RUN_DIR`: a finished, stopped or crashed run from its log alone.
 
 In a window (optionally played epoch by epoch with `--speed`), as a PNG (`--png`, no window), or in the
 terminal (`--no-window`: the trainer's epoch lines and its final diagnostic report). A log without an end
@@ -127,7 +127,7 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
         from viewer.window import NoDisplay, RunWindow, open_figure, show
 
         try:
-            fig = open_figure(f"stlar replay — {run_dir}")
+            fig = open_figure(f"stlar-dl replay — {run_dir}")
         except NoDisplay as exc:
             print(f"No window: {exc}; printing the run instead (--no-window)", file=err, flush=True)
         else:

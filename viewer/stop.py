@@ -1,4 +1,4 @@
-"""`stlar stop RUN_DIR`: ask a running trainer to stop after its current epoch, from a shell or a script."""
+"""`stlar-dl stop RUN_DIR`: ask a running trainer to stop after its current epoch, from a shell or a script."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def stop_run(
         last = history.last_epoch
         raise RunDirError(f"RUN_DIR {run_dir}: {run} has finished its last epoch ({last['epoch']}/{last['epochs']}) "
                           f"and is writing its end record and outputs; nothing to stop")
-    created, request = request_stop(rd.stop, by or who("stlar stop"), history.run_id, clock=clock)
+    created, request = request_stop(rd.stop, by or who("stlar-dl stop"), history.run_id, clock=clock)
     if created:
         return (f"Stop requested for {run} in {run_dir}: it is in {_where(history)}; "
                 f"the trainer stops after this epoch")

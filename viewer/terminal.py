@@ -129,7 +129,7 @@ def watch_terminal(
                 shown_kind = now.kind
     except KeyboardInterrupt:
         printer.line()
-        printer.line(f"Detached; training continues (stlar watch {follower.run_dir.path} to attach again)")
+        printer.line(f"Detached; training continues (stlar-dl watch {follower.run_dir.path} to attach again)")
         return 0
 
 

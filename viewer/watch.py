@@ -1,4 +1,4 @@
-"""`stlar watch RUN_DIR`: follow a run in a window, or in the terminal where no window can be opened."""
+"""`stlar-dl watch RUN_DIR`: follow a run in a window, or in the terminal where no window can be opened."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ def watch(run_dir: Path, *, poll: bool = False, no_window: bool = False, png: Pa
             from viewer.window import NoDisplay, RunWindow, open_figure, show
 
             try:
-                fig = open_figure(f"stlar watch — {run_dir}")
+                fig = open_figure(f"stlar-dl watch — {run_dir}")
             except NoDisplay as exc:
                 print(f"No window: {exc}; following the run in the terminal instead (--no-window)",
                       file=err, flush=True)
             else:
                 window = RunWindow(fig, run_dir, follower, png=png, out=out)
                 if show(window):
-                    print(f"Detached; training continues (stlar watch {run_dir} to attach again)", file=out,
+                    print(f"Detached; training continues (stlar-dl watch {run_dir} to attach again)", file=out,
                           flush=True)
                 return 0
         from viewer.terminal import watch_terminal

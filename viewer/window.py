@@ -166,7 +166,7 @@ class RunWindow:
         self._clock = clock
         self._alive = alive
         self._hostname = hostname
-        self.by = by or who("stlar watch")
+        self.by = by or who("stlar-dl watch")
         self.out = out
         self._out_glyphs = glyphs_for(out) if out is not None else UNICODE
         self.on_close = on_close
@@ -209,7 +209,7 @@ class RunWindow:
     def _build(self) -> None:
         fig = self.fig
         fig.set_facecolor("white")
-        self.caption = fig.text(0.01, 0.992, f"stlar {'watch' if self.live else 'replay'} — {self.run_dir.path}",
+        self.caption = fig.text(0.01, 0.992, f"stlar-dl {'watch' if self.live else 'replay'} — {self.run_dir.path}",
                                 ha="left", va="top", fontsize=9, color="dimgray")
         self.header = fig.text(0.5, 0.962, "", ha="center", va="top", fontsize=12, fontweight="bold",
                                bbox=dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="lightgray"))

@@ -1,4 +1,4 @@
-"""stlar: train 1-D CNN detectors of HFO segments, and watch, diagnose and stop training from another process.
+"""stlar-dl: train 1-D CNN detectors of HFO segments, and watch, diagnose and stop training from another process.
 
 This package only composes the command line; the work lives in `trainer/`, `viewer/` and `shared/`.
 """

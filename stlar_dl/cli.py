@@ -1,4 +1,4 @@
-"""The `stlar` command: composes the trainer's and the viewer's commands and is the one error boundary.
+"""The `stlar-dl` command: composes the trainer's and the viewer's commands and is the one error boundary.
 
 Library code raises typed exceptions (`shared.errors.StlarError`); here they become one line on stderr and
 exit code 2, like usage errors. Nothing below this layer prints a traceback for a user's mistake.
@@ -24,7 +24,7 @@ from trainer.cli import register as register_trainer
 from viewer.cli import register as register_viewer
 
 app = typer.Typer(
-    name="stlar",
+    name="stlar-dl",
     help="Train 1-D CNN detectors of HFO segments, and watch, diagnose and stop training live.",
     no_args_is_help=True,
     add_completion=False,
@@ -34,7 +34,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"stlar {__version__}")
+        typer.echo(f"stlar-dl {__version__}")
         raise typer.Exit()
 
 
@@ -45,7 +45,7 @@ def _root(
 ) -> None:
     """Train 1-D CNN detectors of HFO segments, and watch, diagnose and stop training live.
 
-    The trainer writes RUN_DIR/training_log.jsonl; `stlar watch RUN_DIR` shows it live from another process.
+    The trainer writes RUN_DIR/training_log.jsonl; `stlar-dl watch RUN_DIR` shows it live from another process.
     """
 
 
@@ -62,7 +62,7 @@ def error_line(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; exit 2 with one line for bad input, 130 for Ctrl-C."""
     try:
-        code = app(args=list(argv) if argv is not None else None, prog_name="stlar", standalone_mode=False)
+        code = app(args=list(argv) if argv is not None else None, prog_name="stlar-dl", standalone_mode=False)
     except StlarError as exc:
         error_line(str(exc))
         sys.exit(2)
