@@ -71,7 +71,7 @@ def child_env(**extra: str | None) -> dict[str, str]:
     return out
 
 
-def stlar-dl(*args: str | Path) -> list[str]:
+def stlar_cli(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "stlar_dl", *map(str, args)]
 
 

@@ -32,7 +32,7 @@ from faults import (  # noqa: F401 - fixtures
     one_error_line,
     repeat_hint,
     rng,
-    stlar-dl,
+    stlar_cli,
     tiny_disk,
     train_argv,
     zygote,
@@ -193,7 +193,7 @@ def test_viewer_writes_on_a_full_disk(tmp_path):
         write_run(run_dir / "training_log.jsonl", 3, end=None, planned=10, pid=os.getpid(),
                   host=socket.gethostname())
         disk.fill(0)
-        done = subprocess.run(stlar-dl("stop", run_dir), env=child_env(), capture_output=True, text=True,
+        done = subprocess.run(stlar_cli("stop", run_dir), env=child_env(), capture_output=True, text=True,
                               timeout=TIMEOUT)
         row.add("tries")
         assert "Traceback" not in done.stderr, done.stderr
@@ -215,7 +215,7 @@ def test_viewer_writes_on_a_full_disk(tmp_path):
         assert read_stop(run_dir / "STOP") == {}
         row.add("stops_written")
 
-        done = subprocess.run(stlar-dl("replay", run_dir, "--png", disk.path / "curves.png"), env=child_env(),
+        done = subprocess.run(stlar_cli("replay", run_dir, "--png", disk.path / "curves.png"), env=child_env(),
                               capture_output=True, text=True, timeout=TIMEOUT)
         row.add("tries")
         line = one_error_line(done.stderr)

@@ -41,7 +41,7 @@ from faults import (  # noqa: F401 - fixtures
     n,
     one_error_line,
     pickle_bytes,
-    stlar-dl,
+    stlar_cli,
     train_argv,
     zygote,
 )
@@ -139,8 +139,8 @@ def test_a_best_pt_with_a_pickle_payload_is_never_executed(zygote, data60, tmp_p
         run_dir.mkdir()
         write_run(run_dir / "training_log.jsonl", 3)
         shutil.copy(hostile, run_dir / "best.pt")
-        for argv in (stlar-dl("replay", run_dir, "--no-window"), stlar-dl("watch", run_dir, "--no-window"),
-                     stlar-dl("stop", run_dir), stlar-dl("replay", run_dir, "--png", tmp_path / f"r{i}.png")):
+        for argv in (stlar_cli("replay", run_dir, "--no-window"), stlar_cli("watch", run_dir, "--no-window"),
+                     stlar_cli("stop", run_dir), stlar_cli("replay", run_dir, "--png", tmp_path / f"r{i}.png")):
             run(argv)
             row.add("tries")
             assert not marker.exists(), f"{name}: {argv[3:]} ran the payload"
@@ -297,7 +297,7 @@ def test_hostile_log_neither_crashes_nor_bloats_the_viewer_commands(tmp_path):
     row.add("tries")
     assert live_rss - rss["clean"] < RSS_MARGIN_KB, (live_rss, rss)
     # `stlar-dl stop` reads the log too.
-    done = run(stlar-dl("stop", hostile))
+    done = run(stlar_cli("stop", hostile))
     assert "Traceback" not in done.stderr, done.stderr
     row.add("tries")
     row.save()
@@ -341,7 +341,7 @@ def test_a_log_that_is_not_a_file_does_not_hang_the_viewer(tmp_path, kind):
         log.symlink_to("/dev/zero")
     reader = LogReader(log)
     assert reader.poll() == []  # returns at once (a blocking open would hang this test)
-    done = run(stlar-dl("replay", tmp_path, "--no-window"))
+    done = run(stlar_cli("replay", tmp_path, "--no-window"))
     line = one_error_line(done.stderr)
     assert done.returncode == 2 and "training_log.jsonl" in line, line
     row.save()

@@ -35,7 +35,7 @@ from faults import (  # noqa: F401 - fixtures
     n,
     repeat_hint,
     rng,
-    stlar-dl,
+    stlar_cli,
     train_argv,
     wait_until,
     zygote,
@@ -127,14 +127,14 @@ class KillChecks:
             self.fail(f"the live status is {status}", context)
         row.add("shown_stalled")
         if real_replay:
-            done = subprocess.run(stlar-dl("replay", self.run_dir, "--no-window"), env=child_env(),
+            done = subprocess.run(stlar_cli("replay", self.run_dir, "--no-window"), env=child_env(),
                                   capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT)
             if done.returncode != 0 or crashed not in done.stdout:
                 self.fail(f"`stlar-dl replay --no-window` exit {done.returncode}:\n{done.stdout}\n{done.stderr}",
                           context)
             row.add("real_replays")
         if real_watch:
-            with Spawned(stlar-dl("watch", self.run_dir, "--no-window"), **child_env()) as watch:
+            with Spawned(stlar_cli("watch", self.run_dir, "--no-window"), **child_env()) as watch:
                 watch.expect(f"Status: stalled: trainer pid {pid} is not running", timeout=TIMEOUT)
                 watch.interrupt()
                 assert watch.finish(timeout=TIMEOUT) == 0, watch.output
@@ -193,7 +193,7 @@ def test_sigkill_at_random_moments(zygote, data60, tmp_path):
         if i in fresh:
             # A fresh process spends seconds importing torch: the random moment counts from its start record.
             out = open(tmp_path / f"fresh{i}.out", "w")
-            proc = subprocess.Popen(stlar-dl(*run_argv(data60, run_dir)), cwd=tmp_path, env=child_env(),
+            proc = subprocess.Popen(stlar_cli(*run_argv(data60, run_dir)), cwd=tmp_path, env=child_env(),
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             out.close()
             try:

@@ -24,7 +24,7 @@ from faults import (  # noqa: F401 - fixtures
     nobody_python,
     one_error_line,
     public_dir,
-    stlar-dl,
+    stlar_cli,
     stlar_as_nobody,
     train_argv,
     wait_until,
@@ -125,7 +125,7 @@ def test_a_read_only_run_dir_for_the_viewer(nobody, zygote, data600, base):
             row.add("tries")
 
             # The owner stops the run: the other user's view follows it to the end.
-            stopped = subprocess.run(stlar-dl("stop", run_dir), capture_output=True, text=True, timeout=TIMEOUT)
+            stopped = subprocess.run(stlar_cli("stop", run_dir), capture_output=True, text=True, timeout=TIMEOUT)
             assert stopped.returncode == 0, stopped.stderr
             watch.expect("Run ended: stopped after", timeout=TIMEOUT)
             assert watch.finish(timeout=TIMEOUT) == 0, watch.output
@@ -148,7 +148,7 @@ def test_an_unwritable_out_dir_for_the_trainer(nobody, data60, base):
     taken = base / "taken"  # an earlier run of root's in a folder everyone may write (as on a shared scratch)
     taken.mkdir()
     taken.chmod(0o777)
-    subprocess.run(stlar-dl(*train_argv(data60, taken, "--epochs", "1")), check=True, capture_output=True,
+    subprocess.run(stlar_cli(*train_argv(data60, taken, "--epochs", "1")), check=True, capture_output=True,
                    timeout=TIMEOUT * 2)
     (base / "readonly").mkdir()
     cases = {

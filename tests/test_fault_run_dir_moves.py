@@ -29,7 +29,7 @@ from faults import (  # noqa: F401 - fixtures
     n,
     repeat_hint,
     rng,
-    stlar-dl,
+    stlar_cli,
     train_argv,
     wait_until,
     zygote,
@@ -221,7 +221,7 @@ def test_stlar_watch_follows_real_runs_through_the_moves(zygote, data600, tmp_pa
               command=f"pytest {HERE} -k real")
     run_dir = tmp_path / "run"
     argv = ["watch", run_dir, "--no-window"] + (["--poll"] if poll else [])
-    with Spawned(stlar-dl(*argv), **child_env()) as watch:
+    with Spawned(stlar_cli(*argv), **child_env()) as watch:
         watch.expect("Waiting for the run", timeout=TIMEOUT)
         ids = []
         for name in ("A", "B"):

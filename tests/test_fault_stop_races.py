@@ -33,7 +33,7 @@ from faults import (  # noqa: F401 - fixtures
     one_error_line,
     repeat_hint,
     rng,
-    stlar-dl,
+    stlar_cli,
     train_argv,
     wait_until,
     xvfb,
@@ -123,8 +123,8 @@ def test_three_viewers_one_clicks_stop(zygote, data600, tmp_path):
             start = wait_until(lambda: started(run_dir, child.pid, epochs=r.randint(0, 2)),
                                what="the training's start record")
             run_id = start["run_id"]
-            with Spawned(stlar-dl("watch", run_dir, "--no-window"), **child_env()) as t1, \
-                    Spawned(stlar-dl("watch", run_dir, "--no-window"), **child_env()) as t2, \
+            with Spawned(stlar_cli("watch", run_dir, "--no-window"), **child_env()) as t1, \
+                    Spawned(stlar_cli("watch", run_dir, "--no-window"), **child_env()) as t2, \
                     xvfb() as display:
                 for t in (t1, t2):
                     t.expect(f"Run {run_id} started", timeout=TIMEOUT)
@@ -164,7 +164,7 @@ def _click_in_process(run_dir: Path) -> None:
 
 
 def _click_in_a_real_window(run_dir: Path, display: str, run_id: str, row: Row) -> None:
-    with Spawned(stlar-dl("watch", run_dir), **child_env(DISPLAY=display, STLAR_DEBUG_GEOMETRY="1")) as window:
+    with Spawned(stlar_cli("watch", run_dir), **child_env(DISPLAY=display, STLAR_DEBUG_GEOMETRY="1")) as window:
         window.expect(f"Run {run_id} started", timeout=TIMEOUT)
         window.expect("button='Stop Training'", timeout=TIMEOUT)
         for attempt in range(3):  # a late rescale of the window moves the button: the next report says where
@@ -291,7 +291,7 @@ def test_stop_after_the_end_is_refused(zygote, data60, tmp_path):
         child = zygote.run(train_argv(data60, run_dir, "--epochs", "2"), tmp_path, tmp_path / "t.out", **kwargs)
         assert child.exit == 0, child.output
         before = read_stop(run_dir / "STOP")  # a stop the run answered stays until the next run starts
-        done = subprocess.run(stlar-dl("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
+        done = subprocess.run(stlar_cli("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
         line = one_error_line(done.stderr)
         assert done.returncode == 2 and f"has already ended ({reason} after" in line, (done.returncode, line)
         assert read_stop(run_dir / "STOP") == before
@@ -310,7 +310,7 @@ def test_stop_after_the_end_is_refused(zygote, data60, tmp_path):
                          tmp_path / "k.out")
     wait_until(lambda: started(run_dir, child.pid, epochs=1), what="the run to be killed")
     zygote.kill(child)
-    done = subprocess.run(stlar-dl("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    done = subprocess.run(stlar_cli("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
     line = one_error_line(done.stderr)
     assert done.returncode == 2 and f"pid {child.pid}, is gone without an end record" in line, line
     assert not (run_dir / "STOP").exists()
