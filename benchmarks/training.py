@@ -81,9 +81,7 @@ def _setup(cfg):
     from trainer.models import build_model
 
     train_set, val_set = load_manifest(cfg.train), load_manifest(cfg.val)
-    threads = td.choose_threads() if hasattr(td, "choose_threads") else None
-    if threads is not None:
-        torch.set_num_threads(threads)
+    td.set_threads(cfg.threads)
     td.seed_everything(cfg.seed)
     model = build_model(cfg.model_type)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

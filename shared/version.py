@@ -1,8 +1,7 @@
-"""The installed stlar-dl version, for `--version` and the start record."""
+"""The stlar-dl version, for `--version` and the start record.
 
-from importlib.metadata import PackageNotFoundError, version
+A literal, not `importlib.metadata`: importing that costs every command (even `stlar-dl stop`) tens of
+milliseconds. pyproject.toml reads the version from here, so there is one place to change it.
+"""
 
-try:
-    __version__ = version("stlar-dl")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = "0.1.0"

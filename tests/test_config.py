@@ -17,14 +17,14 @@ def cfg(**kw) -> TrainConfig:
 def test_defaults_are_stlars():
     c = cfg()
     assert (c.epochs, c.batch_size, c.lr, c.weight_decay, c.out_dir, c.num_workers, c.model_type, c.patience,
-            c.min_delta, c.no_plot, c.gui, c.device, c.seed) == (
-        15, 64, 1e-3, 1e-4, "models", 2, 2, 5, 0.0, False, False, "auto", 42)
+            c.min_delta, c.no_plot, c.gui, c.device, c.seed, c.threads) == (
+        15, 64, 1e-3, 1e-4, "models", 2, 2, 5, 0.0, False, False, "auto", 42, 0)
 
 
 def test_record_holds_every_option_in_order():
     assert list(cfg().as_record()) == list(OPTION_NAMES) == [
         "train", "val", "epochs", "batch_size", "lr", "weight_decay", "out_dir", "num_workers", "model_type",
-        "patience", "min_delta", "no_plot", "gui", "device", "seed"]
+        "patience", "min_delta", "no_plot", "gui", "device", "seed", "threads"]
 
 
 @pytest.mark.parametrize("kw", [dict(lr=0.0), dict(patience=0), dict(weight_decay=0.0), dict(num_workers=0),
@@ -36,6 +36,7 @@ def test_accepted(kw):
 @pytest.mark.parametrize("kw, needle", [
     (dict(epochs=0), "--epochs 0: must be an integer >= 1"),
     (dict(epochs=-3), "--epochs -3"),
+    (dict(threads=-1), "--threads -1: must be an integer >= 0"),
     (dict(batch_size=0), "--batch-size 0: must be an integer >= 1"),
     (dict(lr=-1.0), "--lr -1.0: the learning rate must be >= 0"),
     (dict(lr=math.nan), "--lr nan"),

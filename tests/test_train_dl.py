@@ -15,7 +15,7 @@ from trainer import loop as loop_module
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.console import ListPrinter
-from trainer.train_dl import choose_threads, train_dl
+from trainer.train_dl import train_dl
 from trainer_helpers import records, tiny_data  # noqa: F401 - a fixture
 
 
@@ -120,11 +120,14 @@ def test_gui_starts_the_viewer_after_the_start_record(tiny_data, tmp_path):
     assert f"Started the viewer (stlar-dl watch {out}, pid 1)" in printer.out
 
 
-def test_threads_default_to_half_the_cpus_unless_omp_says():
-    assert choose_threads({}, cpus=2) == 1
-    assert choose_threads({}, cpus=16) == 8
-    assert choose_threads({}, cpus=1) == 1
-    assert choose_threads({"OMP_NUM_THREADS": "4"}, cpus=16) is None
+def test_torch_keeps_its_default_threads_unless_threads_is_given(tiny_data, tmp_path):
+    # torch's default (one per core, or OMP_NUM_THREADS) trains fastest unless busy neighbours take the cores.
+    default = torch.get_num_threads()
+    train_dl(config(tiny_data, tmp_path / "default", epochs=1), ListPrinter())
+    assert torch.get_num_threads() == default
+    assert records(tmp_path / "default" / "training_log.jsonl")[0]["threads"] == default
+    train_dl(config(tiny_data, tmp_path / "one", epochs=1, threads=1), ListPrinter())
+    assert records(tmp_path / "one" / "training_log.jsonl")[0]["threads"] == 1
 
 
 def test_demo_writes_data_and_trains(tmp_path, monkeypatch):

@@ -40,6 +40,10 @@ def train_dl_command(
     device: str = typer.Option(c.DEVICE, "--device", help="auto (cuda if available, else cpu), cpu, cuda or cuda:N."),
     seed: int = typer.Option(c.SEED, "--seed",
                              help="Seed for weights and shuffling, >= 0; same seed, data and CPU give the same losses."),
+    threads: int = typer.Option(c.THREADS, "--threads",
+                                help="torch CPU threads, >= 0; 0 = torch's default, one per core (or OMP_NUM_THREADS). "
+                                     "Fewer can be faster when other busy processes (a live viewer, data-loader "
+                                     "workers) share a few cores."),
 ) -> None:
     """Train a 1-D CNN HFO classifier from STLAR manifests.
 
@@ -54,7 +58,7 @@ def train_dl_command(
     cfg = c.TrainConfig(train=train, val=val, epochs=epochs, batch_size=batch_size, lr=lr,
                         weight_decay=weight_decay, out_dir=out_dir, num_workers=num_workers,
                         model_type=model_type, patience=patience, min_delta=min_delta, no_plot=no_plot,
-                        gui=gui, device=device, seed=seed)
+                        gui=gui, device=device, seed=seed, threads=threads)
     outcome = train_dl(cfg)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

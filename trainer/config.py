@@ -25,6 +25,7 @@ PATIENCE = 5  # early stop after this many epochs without a new best val loss, >
 MIN_DELTA = 0.0  # a new best must beat the old best val loss by more than this (loss units), >= 0
 DEVICE = "auto"  # auto (cuda if available, else cpu), cpu, cuda or cuda:N
 SEED = 42  # seeds torch, numpy, random and the shuffling; same seed + data + CPU = same losses
+THREADS = 0  # torch's CPU threads, >= 0; 0 = torch's default (one per core, or OMP_NUM_THREADS if set)
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 _CUDA_INDEX = re.compile(r"cuda:\d+")
@@ -49,6 +50,7 @@ class TrainConfig:
     gui: bool = False
     device: str = DEVICE
     seed: int = SEED
+    threads: int = THREADS
 
     def __post_init__(self) -> None:
         # Paths are kept as strings exactly as typed: they are printed back and logged as given.
@@ -71,6 +73,7 @@ class TrainConfig:
         _int_at_least("--num-workers", self.num_workers, 0, "use 0 to load data in the training process")
         _int_at_least("--patience", self.patience, 0, "use 0 to stop at the first epoch without a new best")
         _int_at_least("--seed", self.seed, 0, "use a non-negative integer such as 42")
+        _int_at_least("--threads", self.threads, 0, "use 0 for torch's default (one thread per core)")
         _finite_at_least("--lr", self.lr, "the learning rate must be >= 0 (e.g. 1e-3)")
         _finite_at_least("--weight-decay", self.weight_decay, "weight decay must be >= 0 (e.g. 1e-4; 0 = none)")
         _finite_at_least("--min-delta", self.min_delta, "the minimum improvement must be >= 0 (loss units)")

@@ -68,26 +68,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cpu_count() -> int:
-    """CPUs this process may run on (the affinity mask in containers and under taskset), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
-        return max(1, os.cpu_count() or 1)
+def set_threads(threads: int) -> None:
+    """Give torch `threads` CPU threads for training; 0 keeps torch's default.
 
-
-def choose_threads(env: dict[str, str] | os._Environ = os.environ, cpus: int | None = None) -> int | None:
-    """torch's intra-op threads for training: half the CPUs, or None to keep what OMP_NUM_THREADS set.
-
-    Measured on the 2-core dev machine (simple CNN, batch 64 x 576 samples, one step): 15 ms with 1 thread
-    and 93 ms with 2 while two other processes were busy, because OpenMP threads spin-wait for each other
-    when a core is taken away. A trainer always shares the machine with something: the live viewer
-    redrawing its figure, data-loader workers, the OS. Half the cores keeps it fast in that company; an
-    explicit OMP_NUM_THREADS (torch reads it at import) wins.
+    torch's default is one thread per core (or OMP_NUM_THREADS, which torch reads at import). On the 2-core
+    dev machine that trains the demo 1.3-1.6x faster than one thread, alone or next to a live viewer
+    (benchmarks/RESULTS.md); only when other processes keep the cores fully busy do OpenMP threads that
+    spin-wait for each other make fewer threads faster, which is what `--threads` is for.
     """
-    if env.get("OMP_NUM_THREADS"):
-        return None
-    return max(1, (cpus or cpu_count()) // 2)
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def shown_path(out_dir: str, name: str) -> str:
@@ -126,9 +118,7 @@ def train_dl(
     from trainer.models import MODEL_TYPES, build_model
 
     device = resolve_device(cfg.device, torch.cuda.is_available(), torch.cuda.device_count())
-    threads = choose_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    set_threads(cfg.threads)
     seed_everything(cfg.seed)
     model = build_model(cfg.model_type).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
