@@ -4,7 +4,7 @@ A separate process (`benchmarks.trickle`, standing in for the trainer) appends 2
 like short epochs through the shared writer (fsync included). This process runs the viewer's real update
 path: a `Follower` (inotify observer, or watchdog's polling observer for --poll) feeding `RunWindow` on an
 Agg canvas, its `tick()` called on the main thread when a file event wakes it (as the window's Tk file
-handler does) or else every `viewer.window.TIMER_MS` ms, re-armed after each call as a Tk timer is.
+handler does) or else every `viewer.ticker.TIMER_MS` ms, re-armed after each call as a Tk timer is.
 Latency of a record = end of the frame that first shows it (the canvas's `draw_event`) - the record's own
 `time` (wall clock, same host). Targets: native p50 <= 50 ms and
 p99 <= 200 ms; --poll p50 <= 600 ms. The native case runs once more in a real Tk window under a fresh
@@ -28,7 +28,7 @@ from shared.rundir import RunDir
 def run_timer(view: AggView, proc: subprocess.Popen, expected: int, timeout: float) -> list[float]:
     """Tick the view as its GUI loop does (on a file event, else every TIMER_MS) until `expected` epochs were
     shown (or the writer is gone)."""
-    from viewer.window import TIMER_MS
+    from viewer.ticker import TIMER_MS
 
     latencies: list[float] = []
     deadline = time.monotonic() + timeout

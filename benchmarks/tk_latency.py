@@ -2,7 +2,7 @@
 
 `python -m benchmarks.tk_latency RUN_DIR N LO HI OUT_JSON` runs in its own process (pyplot and Tk stay out of
 the benchmark process) with DISPLAY set by `latency`: it opens the window as `stlar-dl watch` does
-(`viewer.window.open_figure`, `RunWindow`, a started `Follower`), starts the trickle writer, and lets Tk's
+(`viewer.gui.open_figure`, `RunWindow`, a started `Follower`), starts the trickle writer, and lets Tk's
 main loop run the window: its file handler (woken by the follower's file events) and its timer. At the end
 of each frame (the canvas's `draw_event`, which the window fires after blitted frames too) the epoch
 records drained for it are taken: by then the frame is blitted into the Tk photo image (the X server
@@ -44,7 +44,8 @@ def measure(run_dir: Path, n: int, lo: float, hi: float, timeout: float) -> list
 
     from benchmarks.view import Tap
     from viewer.follow import Follower
-    from viewer.window import RunWindow, open_figure
+    from viewer.gui import open_figure
+    from viewer.window import RunWindow
 
     latencies: list[float] = []
     follower = Follower(run_dir).start()

@@ -70,14 +70,15 @@ class AggView:
 
     def __init__(self, run_dir: Path, *, poll: bool = False, start: bool = False) -> None:
         from viewer.follow import Follower
-        from viewer.window import FIGSIZE, RunWindow
+        from viewer.layout import FIGSIZE
+        from viewer.window import RunWindow
 
         self.fig = Figure(figsize=FIGSIZE)
         FigureCanvasAgg(self.fig)
         self.draws: list[float] = []  # wall-clock time of each draw_event
         self.fig.canvas.mpl_connect("draw_event", lambda _event: self.draws.append(time.time()))
         self.follower = Follower(run_dir, poll=poll)
-        # What the window's Tk file handler does (see RunWindow._wake_on_change): a file event wakes the loop.
+        # What the window's Tk file handler does (see viewer.ticker.Ticker._wake_on_change): a file event wakes the loop.
         self.wake = threading.Event()
         self.follower.on_change = self.wake.set
         if start:

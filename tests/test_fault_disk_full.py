@@ -39,7 +39,8 @@ from faults import (  # noqa: F401 - fixtures
 )
 from shared.history import history_of
 from shared.stopfile import read_stop
-from viewer.window import STOPPING_LABEL, RunWindow
+from viewer.stop_button import STOPPING_LABEL
+from viewer.window import RunWindow
 
 HERE = "tests/test_fault_disk_full.py"
 DISK_BYTES = 2 << 20  # the tmpfs; a checkpoint of the small CNN is about 60 KB, a saved PNG about 80 KB

@@ -43,7 +43,8 @@ from procs import Spawned
 from shared.logreader import read_log
 from shared.stopfile import read_stop, request_stop
 from viewer.follow import Follower
-from viewer.window import CLOSE_LABEL, STOPPING_LABEL, RunWindow
+from viewer.stop_button import CLOSE_LABEL, STOPPING_LABEL
+from viewer.window import RunWindow
 
 HERE = "tests/test_fault_stop_races.py"
 GEOMETRY = re.compile(r"\[STLAR_DEBUG_GEOMETRY\] button='(?P<label>[^']*)' x=(?P<x>\d+) y=(?P<y>\d+) "

@@ -16,7 +16,8 @@ from fake_run import write_run
 from procs import STLAR, dead_pid, run, train_args
 from shared.rundir import RunDir
 from viewer.replay import ReplaySource, load_run, print_run, replay
-from viewer.window import FIGSIZE, RunWindow
+from viewer.layout import FIGSIZE
+from viewer.window import RunWindow
 
 
 

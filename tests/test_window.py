@@ -21,9 +21,12 @@ from shared.logreader import NewRun
 from shared.rundir import RunDir
 from viewer.events import CATCH_UP_EPOCHS
 from viewer.follow import Follower
-from viewer.window import (
-    CLOSE_LABEL, FIGSIZE, LOG_LINES, STOP_LABEL, STOPPING_LABEL, RunWindow, header_line, hold_limits, on_screen,
-)
+from viewer.header import header_line, on_screen
+from viewer.layout import FIGSIZE
+from viewer.limits import hold_limits
+from viewer.log_panel import LOG_LINES
+from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, STOPPING_LABEL
+from viewer.window import RunWindow
 
 T0 = 1_000_000.0
 

@@ -152,14 +152,16 @@ def test_ctrl_c_closes_the_window_and_exits_0(tmp_path, display):
 
 WAKE_SCRIPT = r"""
 import sys, time
-import viewer.window as W
+import viewer.gui as W
+import viewer.ticker
+from viewer.window import RunWindow
 from shared.logwriter import LogWriter
 from viewer.follow import Follower
-W.TIMER_MS = 600_000  # the timer never fires during the test: only a file event can tick the window
+viewer.ticker.TIMER_MS = 600_000  # the timer never fires during the test: only a file event can tick the window
 run_dir = sys.argv[1]
 with Follower(run_dir, fallback=600) as follower:
     fig = W.open_figure("wake test")
-    window = W.RunWindow(fig, run_dir, follower, out=None)
+    window = RunWindow(fig, run_dir, follower, out=None)
     writer = LogWriter(run_dir + "/training_log.jsonl", run_id="wake")
     def frame(_event):
         if window.history.n_epochs and not window._partial_draw:

@@ -124,7 +124,8 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
         if not no_window:
             return 0
     if not no_window:
-        from viewer.window import NoDisplay, RunWindow, open_figure, show
+        from viewer.gui import NoDisplay, open_figure, show
+        from viewer.window import RunWindow
 
         try:
             fig = open_figure(f"stlar-dl replay — {run_dir}")

@@ -21,7 +21,8 @@ def watch(run_dir: Path, *, poll: bool = False, no_window: bool = False, png: Pa
     png = png_arg(png) if png is not None else None
     with Follower(run_dir, poll=poll) as follower:
         if not no_window:
-            from viewer.window import NoDisplay, RunWindow, open_figure, show
+            from viewer.gui import NoDisplay, open_figure, show
+            from viewer.window import RunWindow
 
             try:
                 fig = open_figure(f"stlar-dl watch — {run_dir}")

@@ -1,0 +1,93 @@
+"""Opening a real window for the view and running its GUI loop (`stlar-dl watch` and `replay`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from matplotlib.figure import Figure
+
+from viewer.layout import FIGSIZE
+
+if TYPE_CHECKING:
+    from viewer.window import RunWindow
+
+SCREEN_FILL = 0.9  # a window never covers more than this fraction of the screen's width or height
+_BACKENDS = ("TkAgg", "MacOSX", "QtAgg", "GTK4Agg", "GTK3Agg", "WXAgg")
+
+
+class NoDisplay(Exception):
+    """No window can be opened here; the message says why (the CLI falls back to the terminal)."""
+
+
+def open_figure(title: str) -> Figure:
+    """A pyplot figure in a window titled `title`: TkAgg where Tk exists, another interactive backend otherwise.
+
+    Raises NoDisplay when there is no display or no toolkit. A toolkit that imports but cannot reach the
+    display ends the search: Qt, asked next, would abort the whole process on the same display.
+    """
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise NoDisplay("no display (DISPLAY is not set)")
+    import matplotlib.pyplot as plt
+
+    reasons = []
+    for backend in _BACKENDS:
+        try:
+            plt.switch_backend(backend)
+        except Exception as exc:  # ImportError mostly; some toolkits raise their own errors on import
+            reasons.append(f"{backend}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            continue
+        try:
+            fig = plt.figure(num=title, figsize=FIGSIZE)
+        except Exception as exc:
+            plt.switch_backend("Agg")
+            raise NoDisplay(f"cannot open a window ({' '.join(str(exc).split())})") from None
+        _fit_to_screen(fig)
+        return fig
+    raise NoDisplay("no GUI toolkit for matplotlib (" + "; ".join(reasons[:2]) + "; on Linux install python3-tk)")
+
+
+def _fit_to_screen(fig: Figure) -> None:
+    window = getattr(fig.canvas.manager, "window", None)
+    try:
+        screen_w, screen_h = window.winfo_screenwidth(), window.winfo_screenheight()  # Tk only
+    except Exception:
+        return
+    w, h = fig.get_size_inches() * fig.dpi
+    scale = min(1.0, SCREEN_FILL * screen_w / w, (SCREEN_FILL * screen_h - 60) / h)  # 60 px: toolbar, title bar
+    if scale < 1.0:
+        fig.set_size_inches(fig.get_size_inches() * scale, forward=True)
+
+
+def show(window: RunWindow) -> bool:
+    """Run the GUI loop until the window is closed; return True if Ctrl-C in the terminal ended it.
+
+    Ctrl-C only sets a flag that the next tick (within TIMER_MS) acts on by closing the window: raised as
+    KeyboardInterrupt inside a GUI callback, Tk would print it and carry on.
+    """
+    import matplotlib.pyplot as plt
+
+    if window.on_close is None:
+        window.on_close = lambda: plt.close(window.fig)
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        window.interrupted = True
+
+    restore = None
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        restore = signal.signal(signal.SIGINT, on_sigint)
+    window.start_timer()
+    try:
+        plt.show()
+    except KeyboardInterrupt:
+        return True
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGINT, restore)
+        window.stop_timers()
+        plt.close("all")
+    return window.interrupted
