@@ -13,11 +13,13 @@ from pathlib import Path
 import orjson
 
 from shared.records import MAX_DEPTH, START, Record, RecordError, decode, validate
+from shared.seq_ledger import SeqLedger
 
 MAX_LINE_BYTES = 1 << 20  # longer lines are skipped unread: no record is anywhere near this
 READ_CHUNK = 4 << 20  # bytes read per system call; bounds memory when attaching to a huge log
 HEAD_BYTES = 64  # the first bytes of the file identify it (they hold the start record's run_id)
 MAX_WARNINGS = 50  # after this many, malformed lines are only counted
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors put before the first line: not part of it
 GC_PAUSE_BYTES = 1 << 20  # a poll with at least this much to read pauses the cyclic garbage collector
 
 
@@ -51,16 +53,26 @@ class LogReader:
     """Reads the records appended to one log file since the last `poll()`.
 
     Contract:
-    - yields each complete, valid line once, in file order, and never raises on file content;
+    - yields each complete, valid line once, in file order, and never raises on file content. `seq` never
+      gates normal reading: a record whose seq is a duplicate, a jump (8 -> 999) or a step back is yielded
+      like any other, with one warning naming its line (`SeqLedger` says which lines are odd);
     - holds back a trailing line without its newline until the newline arrives (a torn write is "not yet");
+      `poll(final=True)` (a finished file, nothing more will come) takes such a last line as a record if it
+      is a valid one, and warns about it if not;
+    - a UTF-8 byte-order mark before the first line is ignored;
     - reads only the bytes appended since the last poll, so a poll costs the same on a 10-line or a
       100,000-line log; the file is opened per poll and closed again, so a trainer can rename it (archive)
       on every platform;
     - a log that shrinks below what was read (truncated) or is another file now (other device/inode, or its
-      first bytes changed) is read again from the start; records already yielded (same run_id, seq below the
-      next expected) are not yielded twice, and a `start` with a new run_id yields `NewRun` before it;
+      first bytes changed) is read again from the start. Records of the same run that were already yielded
+      are then skipped, each as many times as it was yielded and no more, up to the first record not yielded
+      before (from there on reading is normal again). The same happens at a `start` record of the current
+      run that carries `restarted` (the trainer started its log again after it was deleted or truncated):
+      that start is not yielded twice, and the gap in seq after it is expected, not warned about;
+    - a `start` record with a new run_id yields `NewRun` before it; a second `start` of the current run
+      without `restarted` is a new run too (`NewRun`, with one warning naming its line), never merged;
     - a malformed complete line (bad JSON, not UTF-8, wrong field types, over MAX_LINE_BYTES) is skipped with
-      one warning naming its line number;
+      one warning naming its line number; at most MAX_WARNINGS warnings, then lines are only counted;
     - assumes one appending writer. A missing file is "not yet" (or "gone for now"): the view keeps what it had.
     """
 
@@ -77,7 +89,9 @@ class LogReader:
         self.run_id: str | None = None
         self.exists = False
         self._on_warning = on_warning
-        self._next_seq = 0
+        self._warned = 0
+        self._ledger = SeqLedger()  # the seqs of the current run yielded so far
+        self._reread: SeqLedger | None = None  # while re-reading from the start: the seqs skipped so far
         self._ident: tuple[int, int] | None = None
         self._head = b""
         self._restart_reason: str | None = None
@@ -91,18 +105,24 @@ class LogReader:
         self._skipping = False  # inside an overlong line: discard until its newline
         self._line_no = 0
 
-    def _warn(self, message: str) -> None:
-        self.skipped_lines += 1
-        if self.skipped_lines > MAX_WARNINGS:
+    def _warn(self, message: str, skipped: bool = True) -> None:
+        self.skipped_lines += skipped
+        self._warned += 1
+        if self._warned > MAX_WARNINGS:
             return
-        if self.skipped_lines == MAX_WARNINGS:
-            message += f" (further malformed lines of {self.path.name} are skipped without a warning)"
+        if self._warned == MAX_WARNINGS:
+            message += (f" (further malformed lines of {self.path.name} are skipped without a warning, and "
+                        "records out of order are read without one)")
         self.warnings.append(message)
         if self._on_warning is not None:
             self._on_warning(message)
 
-    def poll(self) -> list[Record | NewRun]:
-        """Return the new records (and NewRun markers) since the last poll; [] when nothing changed."""
+    def poll(self, final: bool = False) -> list[Record | NewRun]:
+        """Return the new records (and NewRun markers) since the last poll; [] when nothing changed.
+
+        `final`: the file is finished (replay of a run that ended or died): a last line without its newline
+        is taken as a record if it is valid, instead of waiting for its newline.
+        """
         try:
             # Non-blocking: a FIFO under the log's name would otherwise block this open until a writer came.
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -162,12 +182,31 @@ class LogReader:
                         break
                     self._pos += len(chunk)
                     self._consume(chunk, out)
+            if final and self._pending and self._pos >= size:
+                self._last_line(out)
             return out
+
+    def _last_line(self, out: list[Record | NewRun]) -> None:
+        # A finished file's last line without its newline: a record if it is a complete, valid one.
+        line, self._pending = bytes(self._pending), bytearray()
+        self._committed = self._pos
+        self._line_no += 1
+        if self._line_no == 1:
+            line = line.removeprefix(BOM)
+        if not line.strip() or len(line) > self.max_line_bytes:
+            return
+        try:
+            decode(line)
+        except RecordError as exc:
+            self._warn(f"{self.path.name} line {self._line_no}: skipped (the last line, without a newline: {exc})")
+            return
+        self._line(line, out)
 
     def _restart(self, reason: str) -> None:
         self._reset_file_state()
         self._head = b""
         self._restart_reason = reason
+        self._reread = SeqLedger()
 
     def _consume(self, chunk: bytes, out: list[Record | NewRun]) -> None:
         start = 0
@@ -196,63 +235,105 @@ class LogReader:
             self._skipping = True
 
     def _lines(self, lines: list[bytes], out: list[Record | NewRun]) -> None:
-        # The hot loop of attaching to a long run: locals, and the common case (next record of the current
-        # run, parsed by orjson) first. Anything unusual goes through `_line`.
+        # The hot loop of attaching to a long run: locals, and the common case (the next record of the current
+        # run, in order, parsed by orjson) first. Anything unusual goes through `_line`.
         loads, parse_error, append = orjson.loads, orjson.JSONDecodeError, out.append
-        max_len, run_id = self.max_line_bytes, self.run_id
+        max_len, run_id, ledger = self.max_line_bytes, self.run_id, self._ledger
+        expected, limit = ledger.next_seq, ledger.limit  # SeqLedger.fast, inlined (written back below)
+        normal = self._reread is None  # while re-reading, every line goes through `_line`
         line_no = self._line_no
+        if line_no == 0 and lines:
+            lines[0] = lines[0].removeprefix(BOM)
         for line in lines:
             line_no += 1
             # A line with many brackets may nest deeply: `decode` (in `_line`) checks that.
-            if len(line) <= max_len and line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
+            if normal and len(line) <= max_len and line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
                 try:
                     record = validate(loads(line))
                 except (parse_error, RecordError):
                     pass
                 else:
-                    if record["run_id"] == run_id and record["seq"] >= self._next_seq:
-                        self._next_seq = record["seq"] + 1
+                    # The next seq of the current stretch, never yielded before, of the current run.
+                    if record["seq"] == expected < limit and record["run_id"] == run_id and record["type"] != START:
+                        expected += 1
                         append(record)
                         continue
+            ledger.next_seq = expected
             self._line_no = line_no
             self._line(line, out)
-            run_id = self.run_id
+            run_id, ledger, normal = self.run_id, self._ledger, self._reread is None
+            expected, limit = ledger.next_seq, ledger.limit
+        ledger.next_seq = expected
         self._line_no = line_no
 
     def _line(self, line: bytes, out: list[Record | NewRun]) -> None:
+        where = f"{self.path.name} line {self._line_no}"
         if len(line) > self.max_line_bytes:
-            self._warn(f"{self.path.name} line {self._line_no}: skipped (longer than {self.max_line_bytes} bytes)")
+            self._warn(f"{where}: skipped (longer than {self.max_line_bytes} bytes)")
             return
         if not line.strip():
             return
         try:
             record = decode(line)
         except RecordError as exc:
-            self._warn(f"{self.path.name} line {self._line_no}: skipped ({exc})")
+            self._warn(f"{where}: skipped ({exc})")
             return
-        run_id, seq = record["run_id"], record["seq"]
+        run_id, seq, is_start = record["run_id"], record["seq"], record["type"] == START
+        restarted = is_start and isinstance(record.get("restarted"), dict)
         if self.run_id is None:
             self.run_id = run_id
         elif run_id != self.run_id:
-            if record["type"] != START:
-                self._warn(f"{self.path.name} line {self._line_no}: skipped (record of run {run_id} "
-                           f"without its start record; the current run is {self.run_id})")
+            if not is_start:
+                self._warn(f"{where}: skipped (record of run {run_id} without its start record; "
+                           f"the current run is {self.run_id})")
                 return
-            out.append(NewRun(run_id, self._restart_reason or "new run in the log"))
-            self._restart_reason = None
-            self.run_id = run_id
-            self._next_seq = 0
-        if seq < self._next_seq:
-            return  # already yielded before the file was read again from its start
-        self._next_seq = seq + 1
+            self._new_run(NewRun(run_id, self._restart_reason or "new run in the log"), out)
+        else:
+            if restarted and self._reread is None:
+                # The trainer started its log again and we did not see the file change (it grew back past
+                # our offset): what follows is a re-read of the same run.
+                self._reread = SeqLedger()
+            if self._reread is not None:
+                if self._ledger.count(seq) > self._reread.count(seq):
+                    self._reread.take(seq)  # yielded before the file was read again: skip it, once
+                    if restarted:
+                        self._expect_after(record)
+                    return
+                self._reread = None  # the first record not yielded before: normal reading from here on
+            if is_start and not restarted:
+                self._warn(f"{where}: a second start record of run {run_id}: read as a new run", skipped=False)
+                self._new_run(NewRun(run_id, f"a second start record of run {run_id} at line {self._line_no}"), out)
+        odd = self._ledger.take(seq)
+        if odd is not None:
+            self._warn(f"{where}: {odd} (read anyway; seq should count up by one)", skipped=False)
+        if restarted:
+            self._expect_after(record)
         out.append(record)
 
+    def _new_run(self, marker: NewRun, out: list[Record | NewRun]) -> None:
+        out.append(marker)
+        self._restart_reason = None
+        self._reread = None
+        self.run_id = marker.run_id
+        self._ledger = SeqLedger()
 
-def read_log(path: str | Path, on_warning: Callable[[str], None] | None = None) -> tuple[list[Record], list[str]]:
-    """All records of the last run in a log, and the warnings about skipped lines (for replay and tools)."""
+    def _expect_after(self, start: Record) -> None:
+        # A restarted log's start copy is followed by the run's next record, not by seq 1.
+        following = start["restarted"].get("seq")
+        if type(following) is int:
+            self._ledger.expect(following)
+
+
+def read_log(
+    path: str | Path, on_warning: Callable[[str], None] | None = None, final: bool = False
+) -> tuple[list[Record], list[str]]:
+    """All records of the last run in a log, and the reader's warnings (for replay and tools).
+
+    `final`: the file is finished (see `LogReader.poll`); replay passes True, a reader of a live run False.
+    """
     reader = LogReader(path, on_warning=on_warning)
     records: list[Record] = []
-    for item in reader.poll():
+    for item in reader.poll(final=final):
         if isinstance(item, NewRun):
             records.clear()
         else:

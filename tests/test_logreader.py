@@ -225,3 +225,120 @@ def test_warnings_are_capped(tmp_path, n):
     assert reader.skipped_lines == logreader.MAX_WARNINGS + n
     assert len(reader.warnings) == logreader.MAX_WARNINGS
     assert "further malformed lines" in reader.warnings[-1]
+
+
+# seq never gates normal reading; it only de-duplicates a re-read (issue: a jump made every later record vanish)
+
+def epochs_log(seqs_in_order):
+    return b"".join(line("a", s, "start") if i == 0 else line("a", s) for i, s in enumerate(seqs_in_order))
+
+
+@pytest.mark.parametrize("order, odd_line, words", [
+    ([0, 1, 2, 999, 3, 4, 5], 4, "seq 999 after 2"),  # a lone jump: only its own line is odd
+    ([0, 1, 2, 3, 2, 4, 5], 5, "duplicate seq 2"),  # a duplicate
+    ([0, 1, 2, 3, 1, 4, 5], 5, "duplicate seq 1"),  # a step back
+])
+def test_an_odd_seq_is_read_with_one_warning_naming_its_line(tmp_path, order, odd_line, words):
+    path = tmp_path / "log.jsonl"
+    append(path, epochs_log(order))
+    messages = []
+    assert seqs(LogReader(path, on_warning=messages.append).poll()) == order
+    assert len(messages) == 1 and messages[0].startswith(f"log.jsonl line {odd_line}: {words}"), messages
+    assert read_log(path)[0] == [json.loads(raw) for raw in epochs_log(order).splitlines()]
+
+
+def test_a_jump_that_the_writer_keeps_is_one_warning(tmp_path):
+    path = tmp_path / "log.jsonl"
+    order = [0, 1, 2, 8, 999, 1000, 1001]
+    reader = LogReader(path)
+    for s in order:  # appended one at a time, as a live trainer does
+        append(path, line("a", s) if s else line("a", 0, "start"))
+        assert seqs(reader.poll()) == [s]
+    assert [w.split(": ", 1)[1].split(" (")[0] for w in reader.warnings] == ["seq 8 after 2", "seq 999 after 8"]
+    assert reader.skipped_lines == 0, "an odd seq is read, not skipped"
+
+
+def test_thirty_epochs_with_one_bad_seq_replay_thirty(tmp_path):
+    path = tmp_path / "log.jsonl"
+    order = [0] + list(range(1, 8)) + [999] + list(range(8, 30))
+    append(path, epochs_log(order))
+    records, warnings = read_log(path)
+    assert len(records) == 31 and len(warnings) == 1
+
+
+def test_reread_skips_exactly_what_was_yielded_never_more(tmp_path):
+    path = tmp_path / "log.jsonl"
+    old = epochs_log([0, 1, 2, 999, 3, 3])  # a jump and a duplicate, all yielded
+    append(path, old)
+    reader = LogReader(path)
+    assert seqs(reader.poll()) == [0, 1, 2, 999, 3, 3]
+    tmp = tmp_path / "copy.jsonl"
+    # The same run copied back with more records: 3 once more than yielded, then 4 and 5 (all below 999).
+    tmp.write_bytes(old + epochs_log([9, 3, 4, 5])[len(line("a", 9, "start")):])
+    os.replace(tmp, path)
+    assert seqs(reader.poll()) == [3, 4, 5]
+    append(path, line("a", 4))  # after the re-read, a duplicate appended is read again, with a warning
+    assert seqs(reader.poll()) == [4] and "duplicate seq 4" in reader.warnings[-1]
+
+
+def test_a_second_start_of_the_same_run_is_a_new_run(tmp_path):
+    path = tmp_path / "log.jsonl"
+    append(path, line("a", 0, "start") + line("a", 1) + line("a", 0, "start", epochs=9) + line("a", 1))
+    messages = []
+    items = LogReader(path, on_warning=messages.append).poll()
+    assert isinstance(items[2], NewRun) and items[2].run_id == "a" and "line 3" in items[2].reason
+    assert messages == ["log.jsonl line 3: a second start record of run a: read as a new run"]
+    records, _ = read_log(path)
+    assert [r["seq"] for r in records] == [0, 1] and records[0]["epochs"] == 9
+
+
+def test_byte_order_mark_is_ignored(tmp_path):
+    path = tmp_path / "log.jsonl"
+    append(path, logreader.BOM + line("a", 0, "start") + line("a", 1))
+    records, warnings = read_log(path)
+    assert seqs(records) == [0, 1] and warnings == []
+
+
+def test_finished_file_last_record_without_newline(tmp_path):
+    path = tmp_path / "log.jsonl"
+    append(path, line("a", 0, "start") + line("a", 1)[:-1])
+    assert seqs(LogReader(path).poll()) == [0], "a live reader waits for the newline"
+    assert seqs(LogReader(path).poll(final=True)) == [0, 1]
+    assert seqs(read_log(path, final=True)[0]) == [0, 1]
+    torn = tmp_path / "torn.jsonl"
+    append(torn, line("a", 0, "start") + b'{"type": "epo')  # a crashed writer's torn tail: a warning, no raise
+    records, warnings = read_log(torn, final=True)
+    assert seqs(records) == [0] and len(warnings) == 1
+    assert warnings[0].startswith("torn.jsonl line 2: skipped (the last line, without a newline")
+
+
+def restarted_start(run_id, next_seq):
+    # As the trainer writes it: `restarted` right after `type`, so the file's first bytes differ from the
+    # original log's and a reader sees the file change even when it grew back past its offset.
+    copy = {"type": "start", "restarted": {"reason": "log deleted", "seq": next_seq}}
+    copy.update(rec(run_id, 0, "start"))
+    return encode(copy)
+
+
+def test_a_restarted_log_is_followed_without_repeats(tmp_path):
+    path = tmp_path / "log.jsonl"
+    append(path, epochs_log([0, 1, 2, 3]))
+    reader = LogReader(path)
+    assert seqs(reader.poll()) == [0, 1, 2, 3]
+    path.unlink()  # deleted mid-run: the trainer starts the log again with a copy of its start record
+    append(path, restarted_start("a", 4) + line("a", 4) + line("a", 5))
+    assert seqs(reader.poll()) == [4, 5] and reader.warnings == []
+    fresh = LogReader(path)  # a viewer attaching now sees the start copy and then the later records
+    assert seqs(fresh.poll()) == [0, 4, 5] and fresh.warnings == []
+
+
+def test_a_restarted_log_that_grew_back_past_the_offset(tmp_path):
+    path = tmp_path / "log.jsonl"
+    append(path, line("a", 0, "start") + line("a", 1))
+    reader = LogReader(path)
+    assert seqs(reader.poll()) == [0, 1]
+    with open(path, "r+b") as fh:  # copy-truncate, and the trainer wrote more than before in between
+        fh.truncate(0)
+        fh.write(restarted_start("a", 2) + line("a", 2) + line("a", 3) + line("a", 4))
+    got = seqs(reader.poll())
+    assert got[-3:] == [2, 3, 4] and got.count(0) == 0

@@ -1,6 +1,7 @@
 """Fuzzing the log reader: valid records delivered in random byte chunks, with garbage lines, torn writes,
-truncations and replacements mixed in. The reader must yield exactly the valid complete records of the
-current run, in order, once, and never raise."""
+records whose seq is out of order or repeated, truncations, replacements and copies of the same run mixed in.
+The reader must yield exactly the valid complete records of the current run, in order, once, and never
+raise."""
 
 import os
 import tempfile
@@ -20,6 +21,8 @@ op = st.one_of(
     st.tuples(st.just("truncate"), st.lists(st.integers(1, 400), max_size=3)),
     st.tuples(st.just("replace"), st.lists(st.integers(1, 400), max_size=3)),
     st.tuples(st.just("poll"), st.just([])),
+    st.tuples(st.just("odd"), st.integers(1, 12)),  # a record with any seq: read like any other
+    st.tuples(st.just("copy"), st.just([])),  # the same run copied to a new file: nothing read twice
 )
 
 
@@ -38,8 +41,8 @@ class Consumer:
                 self.records.append(item)
 
 
-def record(run_id, seq):
-    rtype = "start" if seq == 0 else "progress"
+def record(run_id, seq, rtype=None):
+    rtype = rtype or ("start" if seq == 0 else "progress")
     rec = {"type": rtype, "run_id": run_id, "seq": seq, "time": float(seq)}
     if rtype == "start":
         rec.update(schema=1, config={"note": "x" * (seq % 7)}, epochs=9)
@@ -95,6 +98,16 @@ def test_reader_yields_exactly_the_current_runs_valid_records(ops):
                 os.replace(other, path)
                 new_run()
                 append_record(arg)
+            elif kind == "odd" and seq == 0:  # a run begins with its start record
+                append_record([])
+            elif kind == "odd":
+                data = record(f"run{run:04d}", arg, "progress")
+                expected.append(data)
+                write_in_chunks(path, data, [], consumer)
+            elif kind == "copy":
+                other = Path(tmp) / "copy.jsonl"
+                other.write_bytes(path.read_bytes() if path.exists() else b"")
+                os.replace(other, path)
             else:
                 consumer.poll()
         consumer.poll()

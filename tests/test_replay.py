@@ -113,6 +113,15 @@ def test_garbage_torn_and_overlong_lines_are_skipped_with_warnings_and_the_rest_
     assert "Training complete!" in out
 
 
+def test_a_finished_log_whose_last_record_lacks_its_newline_is_finished(tmp_path):
+    rd = RunDir(tmp_path)
+    write_run(rd.log, 3)
+    rd.log.write_bytes(rd.log.read_bytes().rstrip(b"\n"))  # an editor or a foreign writer dropped it
+    out = io.StringIO()
+    assert replay(tmp_path, no_window=True, out=out) == 0
+    assert "Training complete!" in out.getvalue() and "crashed" not in out.getvalue()
+
+
 def test_a_newer_schema_is_shown_with_a_notice(tmp_path):
     write_run(RunDir(tmp_path).log, 2, schema=7)
     done = run(STLAR + ["replay", str(tmp_path), "--no-window"])

@@ -31,7 +31,7 @@ def load_run(run_dir: Path) -> tuple[list[Record], list[str]]:
     if not log.is_file():
         raise InputError(f"RUN_DIR {run_dir}: no {LOG_NAME} here; pass a folder a training run wrote "
                          f"(earlier runs are kept in {run_dir / ARCHIVE_NAME}/<start time>_<run id>/)")
-    records, warnings = read_log(log)
+    records, warnings = read_log(log, final=True)  # a finished file: a last line without newline counts
     if not records:
         detail = f"; {warnings[0]}" if warnings else ""
         raise InputError(f"{log}: no valid records to replay (the log is empty or every line is malformed{detail})")
