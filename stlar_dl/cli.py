@@ -22,6 +22,7 @@ from shared.errors import StlarError
 from shared.version import __version__
 from trainer.cli import register as register_trainer
 from viewer.cli import register as register_viewer
+from viewer.compare_cli import register as register_compare
 
 app = typer.Typer(
     name="stlar-dl",
@@ -51,6 +52,7 @@ def _root(
 
 register_trainer(app)
 register_viewer(app)
+register_compare(app)
 
 
 def error_line(message: str) -> None:

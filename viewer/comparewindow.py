@@ -1,0 +1,167 @@
+"""The live compare window: the compare figure, kept current from a RunSet, and a click that highlights a run.
+
+The GUI thread owns the figure. A canvas timer calls `tick()` every TIMER_MS: it polls the RunSet (cheap
+when no follower is due) and redraws only when a curve or a table cell changed; the status words are
+re-derived every STATUS_SECONDS (a trainer that died changes no file). Clicking a run's curve or its table
+row highlights it (bold, others faint); clicking it again, or the panel's empty space, shows all alike.
+Works on any figure, so tests build it on an Agg canvas and call `tick()` and `select()`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from matplotlib.figure import Figure
+
+from viewer.compareview import CompareView
+from viewer.runset import RunSet
+from viewer.runsummary import VAL_LOSS
+
+TIMER_MS = 100  # poll interval; a tick with nothing due costs microseconds
+STATUS_SECONDS = 1.0  # status words and durations are re-derived this often
+DEBUG_GEOMETRY_ENV = "STLAR_DEBUG_GEOMETRY"  # set to 1: print the rows' screen boxes and clicks (GUI tests)
+
+
+class CompareWindow:
+    def __init__(self, fig: Figure, runset: RunSet, *, metric: str = VAL_LOSS, title: str = "stlar-dl compare",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.fig = fig
+        self.runset = runset
+        self.view = CompareView(fig, metric, title)
+        self.timer = None
+        self.interrupted = False
+        self.closed = False
+        self.on_close: Callable[[], None] | None = None
+        self.draws = 0  # canvas redraws asked for (tests and benchmarks count them)
+        self._clock = clock
+        self._last_status = -float("inf")
+        self._shown: tuple = ()
+        self._picked_event: object = None
+        self._debug = os.environ.get(DEBUG_GEOMETRY_ENV) == "1"
+        self._reported: tuple = ()
+        fig.canvas.mpl_connect("pick_event", self._on_pick)
+        fig.canvas.mpl_connect("button_press_event", self._on_press)
+        fig.canvas.mpl_connect("close_event", lambda _event: self._stop())
+        if self._debug:
+            fig.canvas.mpl_connect("draw_event", lambda _event: self._report_geometry())
+        self.refresh()
+
+    @property
+    def highlighted(self) -> str | None:
+        return self.view.panel.highlighted
+
+    # ---- updates ------------------------------------------------------------------------------------------
+    def start_timer(self) -> None:
+        self.timer = self.fig.canvas.new_timer(interval=TIMER_MS)
+        self.timer.add_callback(self.tick)
+        self.timer.start()
+
+    def tick(self) -> bool:
+        """Fold in what the runs appended; redraw if anything shown changed. True if it redrew."""
+        if self.interrupted and self.on_close is not None:
+            self.on_close()
+            return False
+        changed = self.runset.poll()
+        if changed or self._clock() - self._last_status >= STATUS_SECONDS:
+            return self.refresh()
+        return False
+
+    def refresh(self) -> bool:
+        """Update the figure from the runs as they are now; ask for a redraw only if something changed."""
+        now = self._clock()
+        self._last_status = now
+        self.view.update(self.runset.runs, now)
+        shown = (tuple(text.get_text() for _, text in self.view.rows), self.highlighted,
+                 tuple((run.key, run.history.n_epochs) for run in self.runset.runs))
+        if shown == self._shown:
+            return False
+        self._shown = shown
+        self.draws += 1
+        self.fig.canvas.draw_idle()
+        return True
+
+    def select(self, key: str | None) -> None:
+        """Highlight run `key`; selecting the highlighted run again (or None) shows all runs alike."""
+        self.view.panel.highlight(None if key == self.highlighted else key)
+        if self._debug:
+            print(f"[{DEBUG_GEOMETRY_ENV}] highlighted={self.highlighted}", file=sys.stderr, flush=True)
+        self.refresh()
+
+    # ---- clicks -------------------------------------------------------------------------------------------
+    def _toolbar_busy(self) -> bool:
+        toolbar = getattr(self.fig.canvas, "toolbar", None)
+        return bool(getattr(toolbar, "mode", ""))  # zooming or panning: a click is not a selection
+
+    def _on_pick(self, event) -> None:
+        key = self.view.key_at(event.artist)
+        # One click can pick several artists (two runs' curves cross there): the first one wins.
+        if key is None or event.mouseevent is self._picked_event or self._toolbar_busy():
+            return
+        self._picked_event = event.mouseevent
+        self.select(key)
+
+    def _on_press(self, event) -> None:
+        # Figure.pick runs before this handler (it was connected first): a click that picked nothing and
+        # landed in the panel clears the highlight.
+        if event is self._picked_event or self._toolbar_busy() or self.highlighted is None:
+            return
+        if event.inaxes is self.view.panel.ax:
+            self.select(None)
+
+    # ---- closing ------------------------------------------------------------------------------------------
+    def _stop(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+        self.closed = True
+
+    # ---- GUI tests ----------------------------------------------------------------------------------------
+    def row_screen_box(self, key: str) -> tuple[int, int, int, int] | None:
+        """Run `key`'s table row as (x, y, width, height) in screen pixels (top-left origin); None if unknown."""
+        widget_of = getattr(self.fig.canvas, "get_tk_widget", None)
+        if widget_of is None or key not in self.view.row_keys:
+            return None
+        widget = widget_of()
+        if not widget.winfo_ismapped():
+            return None
+        _, text = self.view.rows[self.view.row_keys.index(key)]
+        box = text.get_window_extent()
+        top = self.fig.bbox.height - box.y1
+        return (int(widget.winfo_rootx() + box.x0), int(widget.winfo_rooty() + top), int(box.width),
+                int(box.height))
+
+    def _report_geometry(self) -> None:
+        rows = tuple((key, self.row_screen_box(key)) for key in self.view.row_keys)
+        if rows != self._reported and all(box is not None for _, box in rows):
+            self._reported = rows
+            for key, (x, y, w, h) in rows:
+                print(f"[{DEBUG_GEOMETRY_ENV}] row={key} x={x} y={y} w={w} h={h}", file=sys.stderr, flush=True)
+
+
+def show_compare(window: CompareWindow) -> None:
+    """Run the GUI loop until the window is closed (or Ctrl-C in the terminal, acted on at the next tick)."""
+    import matplotlib.pyplot as plt
+
+    window.on_close = lambda: plt.close(window.fig)
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        window.interrupted = True
+
+    restore = None
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        restore = signal.signal(signal.SIGINT, on_sigint)
+    window.start_timer()
+    try:
+        plt.show()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGINT, restore)
+        window._stop()
+        plt.close("all")
