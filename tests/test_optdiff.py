@@ -23,7 +23,7 @@ def with_(**changes):
     ([BASE, with_(lr=1)], ["lr"]),
     ([with_(lr=1), with_(lr=1.0)], []),  # 1 and 1.0 are the same learning rate
     # Where the files went, how it was watched, how many loader workers: never what tells runs apart.
-    ([BASE, with_(out_dir="other", gui=True, no_plot=True, num_workers=0)], []),
+    ([BASE, with_(out_dir="other", gui=True, no_plot=True, num_workers=0, threads=1)], []),
     ([BASE, with_(seed=7, model_type=1)], ["model_type", "seed"]),
     ([BASE, {k: v for k, v in BASE.items() if k != "patience"}], ["patience"]),  # absent in one config
     ([with_(extra_option="a"), with_(extra_option="b")], ["extra_option"]),  # a newer trainer's option: last

@@ -71,7 +71,7 @@ def compare(dirs: Sequence[Path], *, png: Path | None = None, no_window: bool = 
     with RunSet(roots, live=True, poll=poll, on_warning=warn) as runset:
         check_metric(metric, runset)
         if not no_window:
-            from viewer.window import NoDisplay, open_figure
+            from viewer.gui import NoDisplay, open_figure
 
             try:
                 fig = open_figure(title_for(dirs))

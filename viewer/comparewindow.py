@@ -19,12 +19,12 @@ from collections.abc import Callable
 from matplotlib.figure import Figure
 
 from viewer.compareview import CompareView
+from viewer.geometry import DEBUG_GEOMETRY_ENV  # set to 1: rows' screen boxes and clicks are printed
 from viewer.runset import RunSet
 from viewer.runsummary import VAL_LOSS
 
 TIMER_MS = 100  # poll interval; a tick with nothing due costs microseconds
 STATUS_SECONDS = 1.0  # status words and durations are re-derived this often
-DEBUG_GEOMETRY_ENV = "STLAR_DEBUG_GEOMETRY"  # set to 1: print the rows' screen boxes and clicks (GUI tests)
 
 
 class CompareWindow:

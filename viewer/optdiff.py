@@ -1,8 +1,8 @@
 """Which train-dl options differ between runs, and the short labels that name a run by them (`lr=2e-4, wd=1e-3`).
 
 Pure. Options are the start record's `config`. What only says where a run's files went or how it was
-watched (`out_dir`, `gui`, `no_plot`) or cannot change its numbers (`num_workers`: the same seed gives the
-same batches with any number of loader workers) never tells runs apart, so it is never listed.
+watched (`out_dir`, `gui`, `no_plot`) or how fast it ran (`num_workers`: the same seed gives the same
+batches with any number of loader workers; `threads`) never tells runs apart, so it is never listed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-IGNORED = frozenset({"out_dir", "gui", "no_plot", "num_workers"})
+IGNORED = frozenset({"out_dir", "gui", "no_plot", "num_workers", "threads"})
 
 # Display names, in the order a tuner reads them: the optimiser first, then the model and the stopping rule.
 SHORT_NAMES = {
