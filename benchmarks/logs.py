@@ -16,7 +16,7 @@ from typing import Any
 
 from shared.diagnostics import EarlyStopping
 from shared.logwriter import LogWriter
-from shared.records import END, EPOCH, SCHEMA_VERSION, START
+from shared.records import END, EPOCH, PROGRESS, SCHEMA_VERSION, START
 
 CONFIG = {  # a start record's config as `stlar-dl train-dl` writes it (demo defaults)
     "train": "demo/manifest_train.csv", "val": "demo/manifest_val.csv", "epochs": 15, "batch_size": 64,
@@ -105,3 +105,35 @@ def epoch_values(n: int, seed: int = 0) -> Iterator[tuple[int, float, float]]:
     """(epoch, train_loss, val_loss) of the same curve: what the TensorBoard side writes as two scalars."""
     for fields in epoch_fields(n, seed):
         yield fields["epoch"], fields["train_loss"], fields["val_loss"]
+
+
+WEEK_PROGRESS = 300_000  # a week of heartbeats, one every 2 s
+WEEK_EPOCHS = 1_000  # an epoch every 10 minutes: 300 progress records per epoch
+
+
+def write_week_log(path: Path, *, progress: int = WEEK_PROGRESS, epochs: int = WEEK_EPOCHS, seed: int = 0,
+                   pid: int | None = None) -> str:
+    """A week-long run still in progress: `epochs` epoch records with `progress // epochs` heartbeats before
+    each, the last epoch's heartbeats after it too (the run is mid-epoch). ~49 MB at the defaults.
+
+    `pid` (default: this process) is alive, so `stlar-dl stop` finds a live trainer. No fsync (see write_log).
+    """
+    planned = epochs * 2
+    writer = LogWriter(path, fsync=False)
+    try:
+        writer.write(START, **start_fields(planned, pid))
+        per_epoch = max(1, progress // (epochs + 1))
+        fields = epoch_fields(epochs, seed, planned=planned)
+        written = 0
+        for epoch in range(1, epochs + 2):
+            for batch in range(per_epoch):
+                if written == progress:
+                    break
+                writer.write(PROGRESS, epoch=epoch, batch=batch + 1, batches=per_epoch * 2,
+                             train_loss=0.3 + 0.1 / (batch + 1), elapsed=2.0 * (batch + 1))
+                written += 1
+            if epoch <= epochs:
+                writer.write(EPOCH, **next(fields))
+        return writer.run_id
+    finally:
+        writer.close()

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.console import fmt_loss
 from shared.history import History
 
 HEARTBEAT_SECONDS = 30.0  # the trainer writes a record at least this often while it is alive
@@ -185,6 +184,9 @@ def status_of(
     `socket.gethostname()`); from another host, silence for STALL_SECONDS reads as `stalled?`.
     """
     if history.end is not None:
+        # Here, not at the top: shared.console brings numpy (diagnostics), which `stlar-dl stop` never needs.
+        from shared.console import fmt_loss
+
         end = history.end
         best = (f"best epoch {history.best_epoch} (val loss {fmt_loss(history.best_val_loss)})"
                 if history.best_epoch is not None else "no epoch with a finite val loss")

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shared.errors import RunDirError
-from shared.history import History, history_of
-from shared.logreader import read_log
+from shared.history import History
+from shared.logends import read_ends
 from shared.rundir import LOG_NAME, RunDir
 from shared.stopfile import request_stop, who
 from viewer.paths import run_dir_arg
@@ -39,8 +39,12 @@ def stop_run(
     rd = RunDir(run_dir)
     if not rd.log.is_file():
         raise RunDirError(f"RUN_DIR {run_dir}: no training run here (no {LOG_NAME}); nothing to stop")
-    records, _warnings = read_log(rd.log)
-    history = history_of(records)
+    # Only the log's ends: the start record and the last epochs are all a stop needs, and a week-long log
+    # holds ~50 MB of progress records in between.
+    try:
+        history = read_ends(rd.log).history()
+    except OSError as exc:
+        raise RunDirError(f"{rd.log}: cannot read the training log ({exc.strerror}); check its permissions") from exc
     if history.start is None:
         raise RunDirError(f"{rd.log}: no run has started yet (no start record); nothing to stop")
     run = f"run {history.run_id}"
