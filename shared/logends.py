@@ -14,7 +14,8 @@ Contract (for a log our writer wrote: one start record per run, type first on ea
   `records`): the middle was never read. A stop request is in the tail because the trainer stops after the
   epoch in which it saw one;
 - the run is the one of the last start record, and only its records count (like `LogReader`); a log
-  without a start record is the run of its first valid record;
+  without a start record is the run of its first valid record; a start marked `restarted` (the trainer
+  started its log again) continues the run;
 - a last line without its newline is a write in progress: left out, as `LogReader` does, unless
   `final_line=True` (a finished log from a writer that omitted the last newline);
 - malformed lines are skipped and counted (`skipped`); a UTF-8 byte-order mark at the start is ignored;
@@ -174,8 +175,8 @@ def _walk(lines: Iterator[bytes], head: Record | None, epochs: int, ends: LogEnd
             continue
         kept.append(record)
         rtype = record["type"]
-        if rtype == START:
-            return kept
+        if rtype == START and not isinstance(record.get("restarted"), dict):
+            return kept  # a start marked restarted (the trainer started its log again) continues the run
         if rtype in (PROGRESS, EPOCH):
             want_progress = False
         if rtype == EPOCH and record["run_id"] == head_run:

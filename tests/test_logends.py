@@ -176,6 +176,18 @@ def test_a_log_without_a_start_is_the_run_of_its_first_record(tmp_path, small_ch
     assert tail.start is None and tail.epochs == [1, 2]
 
 
+def test_a_restarted_start_continues_the_run(tmp_path, small_chunks):
+    log = Log()
+    log.start("a")
+    log.epoch_record()
+    log.record("start", schema=1, config={"epochs": 10}, epochs=10, host="h", pid=1, restarted={"seq": 2})
+    log.epoch_record()
+    path = tmp_path / "log.jsonl"
+    log.write(path)
+    tail = assert_status_equal(path)
+    assert tail.start["restarted"] == {"seq": 2} and tail.epochs == [1, 2]
+
+
 def test_empty_and_garbage_logs(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"")
