@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from shared.diagnostics import OK_TEXT, Check, Finding
+from shared.diagnostics import OK_TEXT, Check, Finding, Plateau, Settings, diagnose, plateau_of, plateau_ok
 
 RULE = "=" * 60
 THIN_RULE = "-" * 40
@@ -25,16 +25,18 @@ class Glyphs:
     delta: str
     arrow: str
     stop: str
+    note: str  # a line that is neither good nor bad news
 
 
-UNICODE = Glyphs(ok="✓", warn="⚠️ ", chart="📊", delta="Δ", arrow="→", stop="■")
-ASCII = Glyphs(ok="[OK]", warn="[WARN]", chart="[i]", delta="d", arrow="->", stop="[STOP]")
+UNICODE = Glyphs(ok="✓", warn="⚠️ ", chart="📊", delta="Δ", arrow="→", stop="■", note="•")
+ASCII = Glyphs(ok="[OK]", warn="[WARN]", chart="[i]", delta="d", arrow="->", stop="[STOP]", note="-")
 
 
 def glyphs_for(stream: TextIO | None) -> Glyphs:
     """Unicode symbols where the stream can encode them (UTF-8 terminals), plain ASCII stand-ins elsewhere."""
     encoding = getattr(stream, "encoding", None) or "ascii"
-    sample = "".join((UNICODE.ok, UNICODE.warn, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop))
+    sample = "".join((UNICODE.ok, UNICODE.warn, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop,
+                      UNICODE.note))
     try:
         sample.encode(encoding)
     except (UnicodeEncodeError, LookupError):
@@ -47,8 +49,8 @@ def asciify(text: str, g: Glyphs) -> str:
     if g is UNICODE:
         return text
     for u, a in zip(
-        (UNICODE.warn, UNICODE.ok, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop, "−"),
-        (ASCII.warn + " ", ASCII.ok, ASCII.chart, ASCII.delta, ASCII.arrow, ASCII.stop, "-"),
+        (UNICODE.warn, UNICODE.ok, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop, UNICODE.note, "−"),
+        (ASCII.warn + " ", ASCII.ok, ASCII.chart, ASCII.delta, ASCII.arrow, ASCII.stop, ASCII.note, "-"),
     ):
         text = text.replace(u, a)
     return text
@@ -110,10 +112,21 @@ def end_block(reason: str | None, best_epoch: int | None, best_val_loss: float |
     return ["", RULE, title, best, RULE]
 
 
-def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE) -> list[str]:
-    """The diagnostic report: a line per check, warnings with what was measured and what to try."""
+NOTHING_TO_JUDGE = "Nothing to judge: no epoch finished"
+
+
+def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE, plateau: Plateau | None = None,
+                 n_epochs: int | None = None) -> list[str]:
+    """The diagnostic report: a line per check, warnings with what was measured and what to try.
+
+    `plateau`: the run's plateau rule, for the plateau line when it does not fire (without it, the generic
+    text); `n_epochs` 0: the run finished no epoch, and the report says there is nothing to judge.
+    """
     fired = {f.check: f for f in findings}
     lines = [f"{g.chart} Training Diagnostics:", THIN_RULE]
+    if n_epochs == 0:
+        lines += [f"{g.note} {NOTHING_TO_JUDGE}", THIN_RULE]
+        return [asciify(line, g) for line in lines]
     order = (Check.DIVERGENCE, Check.OVERFITTING, Check.PLATEAU, Check.INSTABILITY)
     if Check.DIVERGENCE in fired:
         # The other checks read the losses of the last epochs; with a non-finite one they would only
@@ -122,18 +135,38 @@ def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE) -> list[str]:
     for check in order:
         finding = fired.get(check)
         if finding is None:
-            if check in OK_TEXT:
+            if check is Check.PLATEAU and plateau is not None:
+                good, text = plateau_ok(plateau)
+                lines.append(f"{g.ok if good else g.note} {text}")
+            elif check in OK_TEXT:
                 lines.append(f"{g.ok} {OK_TEXT[check]}")
             continue
-        lines.append(f"{g.warn} {finding.title}")
-        lines.append(f"   {finding.detail}")
-        lines.append(f"   {g.arrow} Try: {finding.advice}")
+        lines += finding_lines(finding, g)
     if Check.DIVERGENCE in fired:
         lines.append("   (other checks skipped: the losses are not finite)")
     lines.append(THIN_RULE)
     return [asciify(line, g) for line in lines]
 
 
+def diagnostic_report(train: Sequence[float], val: Sequence[float], settings: Settings, g: Glyphs = UNICODE,
+                      epochs: Sequence[int] | None = None, lr_cut: str = "") -> list[str]:
+    """The whole report of a run from its loss columns: what the trainer, watch and replay print at the end."""
+    plateau = plateau_of(val, epochs)
+    return report_lines(diagnose(train, val, settings, plateau, lr_cut), g, plateau, len(val))
+
+
+def finding_lines(finding: Finding, g: Glyphs = UNICODE) -> list[str]:
+    """A finding as the report and the live warnings show it: title, what was measured, what to try."""
+    return [asciify(text, g) for text in (f"{g.warn} {finding.title}", f"   {finding.detail}",
+                                          f"   {g.arrow} Try: {finding.advice}")]
+
+
 def warning_line(finding: Finding, g: Glyphs = UNICODE) -> str:
-    """The one-line live warning: `⚠️ PLATEAU detected - No improvement`."""
+    """The one-line live warning: `⚠️ PLATEAU detected - No new best for 5 epochs`."""
     return asciify(f"{g.warn.strip()} {finding.title} - {finding.short}", g)
+
+
+def warning_lines(finding: Finding, g: Glyphs = UNICODE) -> list[str]:
+    """A live warning with its numbers and advice: the one-line warning, then what was measured and what to
+    try, as the report words them."""
+    return [warning_line(finding, g), *finding_lines(finding, g)[1:]]

@@ -16,7 +16,7 @@ import numpy as np
 
 OVERFIT_GAP = 0.05  # val - train at the latest epoch above this is overfitting (loss units)
 PLATEAU_EPOCHS = 5  # a plateau is this many epochs in a row ...
-PLATEAU_MIN_IMPROVEMENT = 0.001  # ... each improving val loss by less than this (loss units)
+PLATEAU_MIN_IMPROVEMENT = 0.001  # ... without a new best val loss that beats the best by more than this (loss units)
 INSTABILITY_WINDOW = 5  # epochs in the rolling window
 INSTABILITY_STD = 0.1  # spread of a loss around its local linear trend above this is instability
 DEFAULT_PATIENCE = 5  # early stop after this many epochs without a new best val loss
@@ -31,7 +31,8 @@ class Check(str, Enum):
     EARLY_STOP = "early_stop"
 
 
-# What the report says when a check does not fire (divergence and early stop say nothing then).
+# What the report says when a check does not fire (divergence and early stop say nothing then; the plateau's
+# line depends on the run: see `plateau_ok`).
 OK_TEXT = {
     Check.OVERFITTING: "No significant overfitting",
     Check.PLATEAU: "Val loss still improving",
@@ -133,19 +134,110 @@ def check_overfitting(train: Sequence[float], val: Sequence[float], s: Settings)
     )
 
 
-def check_plateau(val: Sequence[float], s: Settings) -> Finding | None:
-    if len(val) < PLATEAU_EPOCHS + 1:
+class Plateau:
+    """The plateau rule: no new best val loss, by more than `min_improvement`, in the last `epochs` epochs.
+
+    Incremental, like EarlyStopping (it is early stopping's rule with patience `epochs` and min_delta
+    `min_improvement`): feed epochs in order with `update`/`extend`. The best is the reference best, as
+    Keras' and torch's ReduceLROnPlateau keep it: it moves only on an improvement of more than
+    `min_improvement`, so a slow creep of 0.0005 an epoch still makes a new best every other epoch, while
+    noise around a level does not. Every such best is also a new lowest val loss, so early stopping at the
+    default min_delta 0 never fires without this rule firing too. Non-finite losses are never a best.
+    The diagnostics, the figure's note and the lr schedule all decide with this one class.
+    """
+
+    def __init__(self, epochs: int = PLATEAU_EPOCHS, min_improvement: float = PLATEAU_MIN_IMPROVEMENT) -> None:
+        self.epochs = epochs
+        self.min_improvement = min_improvement
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.improved = False  # the best was set by beating an earlier best (not the first finite loss)
+        self.lowest = math.inf  # the lowest val loss, which may beat `best` by up to min_improvement
+        self.lowest_epoch: int | None = None
+        self.wait = 0  # epochs since the best (all epochs seen while there is none)
+        self.last_epoch = 0
+
+    def update(self, epoch: int, val_loss: float) -> bool:
+        """Fold in one epoch; return whether the rule fires now."""
+        self.last_epoch = epoch
+        if val_loss < self.best - self.min_improvement:  # False for NaN
+            self.improved = self.best_epoch is not None
+            self.best, self.best_epoch, self.wait = val_loss, epoch, 0
+        else:
+            self.wait += 1
+        if val_loss < self.lowest:
+            self.lowest, self.lowest_epoch = val_loss, epoch
+        return self.firing
+
+    def extend(self, epochs: Sequence[int], values: Sequence[float]) -> bool:
+        for epoch, value in zip(epochs, values):
+            self.update(epoch, value)
+        return self.firing
+
+    @property
+    def firing(self) -> bool:
+        return self.best_epoch is not None and self.wait >= self.epochs
+
+    @property
+    def improving(self) -> bool:
+        """A new best that beat an earlier one within the last `epochs` epochs ("still improving")."""
+        return self.improved and self.wait < self.epochs
+
+    def best_text(self) -> str:
+        """`best 0.3348 at epoch 6, 9 epochs ago` (and the lowest loss when it is a different epoch)."""
+        if self.best_epoch is None:
+            return "no finite val loss yet"
+        ago = "this epoch" if self.wait == 0 else f"{self.wait} epoch{'' if self.wait == 1 else 's'} ago"
+        text = f"best {self.best:.4f} at epoch {self.best_epoch}, {ago}"
+        if self.lowest_epoch is not None and self.lowest_epoch != self.best_epoch:
+            text += (f"; epoch {self.lowest_epoch}'s {self.lowest:.4f} beat it by less than "
+                     f"{fmt_num(self.min_improvement)}")
+        return text
+
+
+def plateau_of(val: Sequence[float], epochs: Sequence[int] | None = None) -> Plateau:
+    """The plateau rule fed with a whole val loss column (`epochs`: their numbers, default 1, 2, ...)."""
+    rule = Plateau()
+    rule.extend(epochs if epochs is not None else range(1, len(val) + 1), val)
+    return rule
+
+
+def check_plateau(val: Sequence[float], s: Settings, rule: Plateau | None = None, lr_cut: str = "") -> Finding | None:
+    """The plateau finding, from `rule` when the caller keeps one fed incrementally, else from all of `val`.
+
+    `lr_cut`: what the lr schedule already did about it ("--lr-schedule plateau lowered the lr 1e-3 → 5e-4 at
+    epoch 12"), which the advice then builds on instead of telling the user to do it again.
+    """
+    rule = rule if rule is not None else plateau_of(val)
+    if not rule.firing:
         return None
-    recent = improvements(val[-(PLATEAU_EPOCHS + 1) :])[1:]
-    if not np.all(np.isfinite(recent)) or np.any(recent >= PLATEAU_MIN_IMPROVEMENT):
-        return None
+    if lr_cut:
+        advice = (f"{lr_cut}; if it stays flat, stop here (the best checkpoint is kept) or retrain with a "
+                  f"lower --lr ({fmt_num(s.lr)} → {fmt_num(s.lr / 5)})")
+    else:
+        advice = f"Reduce --lr by 2-5x ({fmt_num(s.lr)} → {fmt_num(s.lr / 5)})"
     return Finding(
         Check.PLATEAU,
         "PLATEAU detected",
-        "No improvement",
-        f"Val loss not improving (less than {PLATEAU_MIN_IMPROVEMENT} in each of the last {PLATEAU_EPOCHS} epochs)",
-        f"Reduce --lr by 2-5x ({fmt_num(s.lr)} → {fmt_num(s.lr / 5)})",
+        f"No new best for {rule.wait} epochs",
+        f"No new best val loss by more than {fmt_num(rule.min_improvement)} in the last {rule.epochs} epochs "
+        f"({rule.best_text()})",
+        advice,
     )
+
+
+def plateau_ok(rule: Plateau) -> tuple[bool, str]:
+    """The report's plateau line when the rule does not fire: (is it good news, text with the numbers).
+
+    "Still improving" only when a new best beat an earlier one within the last epochs; a run whose best is
+    still its first epoch is too young to call either way.
+    """
+    if rule.improving:
+        return True, f"Val loss still improving (new best {rule.best:.4f} at epoch {rule.best_epoch})"
+    if rule.best_epoch is None:
+        return False, "Val loss: no finite value yet"
+    return False, (f"Val loss: no new best since epoch {rule.best_epoch} ({rule.best:.4f}) for {rule.wait} "
+                   f"epoch{'' if rule.wait == 1 else 's'}; a plateau after {rule.epochs}")
 
 
 def check_instability(train: Sequence[float], val: Sequence[float], s: Settings) -> Finding | None:
@@ -203,12 +295,17 @@ def check_early_stop(val: Sequence[float], s: Settings) -> Finding | None:
     )
 
 
-def diagnose(train: Sequence[float], val: Sequence[float], s: Settings = Settings()) -> list[Finding]:
-    """Every check that fires at the latest epoch, in report order."""
+def diagnose(train: Sequence[float], val: Sequence[float], s: Settings = Settings(),
+             plateau: Plateau | None = None, lr_cut: str = "") -> list[Finding]:
+    """Every check that fires at the latest epoch, in report order.
+
+    `plateau`: the plateau rule already fed with the whole run, for a caller that passes only the latest
+    epochs in `train`/`val` (the rule needs the best of the whole run); `lr_cut`: see check_plateau.
+    """
     found = [
         check_divergence(train, val, s),
         check_overfitting(train, val, s),
-        check_plateau(val, s),
+        check_plateau(val, s, plateau, lr_cut),
         check_instability(train, val, s),
         check_early_stop(val, s),
     ]

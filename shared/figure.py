@@ -23,10 +23,9 @@ from shared.diagnostics import (
     INSTABILITY_WINDOW,
     OVERFIT_GAP,
     PLATEAU_EPOCHS,
-    PLATEAU_MIN_IMPROVEMENT,
+    Plateau,
     Settings,
     check_overfitting,
-    check_plateau,
     gaps,
     improvements,
     rolling_spread,
@@ -85,6 +84,7 @@ class _Columns:
         self.n = 0
         empty = np.empty(0)
         self.x = self.train = self.val = self.train_spread = self.val_spread = empty
+        self.plateau = Plateau()  # the shared plateau rule, fed each epoch once
 
     def valid_for(self, history: History) -> bool:
         n = self.n
@@ -102,6 +102,7 @@ class _Columns:
         lo = max(0, k - (INSTABILITY_WINDOW - 1))  # the new epochs' windows reach this far back
         self.train_spread = np.concatenate([self.train_spread, rolling_spread(self.train[lo:])[k - lo:]])
         self.val_spread = np.concatenate([self.val_spread, rolling_spread(self.val[lo:])[k - lo:]])
+        self.plateau.extend(h.epochs[k:], h.val_loss[k:])
         self.n = n
 
 
@@ -238,9 +239,9 @@ class DiagnosticFigure:
         tail_train, tail_val = list(train[-(PLATEAU_EPOCHS + 1):]), list(val[-(PLATEAU_EPOCHS + 1):])
         over = check_overfitting(tail_train, tail_val, s)
         self.overfit_text.set_text(f"Overfitting: gap {gap[-1]:+.3f} > {OVERFIT_GAP}" if over else "")
-        plateau = check_plateau(tail_val, s)
+        rule = cols.plateau
         self.plateau_text.set_text(
-            f"Plateau: < {PLATEAU_MIN_IMPROVEMENT} for {PLATEAU_EPOCHS} epochs" if plateau else "")
+            f"Plateau: no new best for {rule.wait} epochs (best at epoch {rule.best_epoch})" if rule.firing else "")
         latest = [v for v in (train_spread[-1:], val_spread[-1:]) if v.size and np.isfinite(v[0])]
         unstable = any(v[0] > INSTABILITY_STD for v in latest)
         if x.size < INSTABILITY_WINDOW:

@@ -2,7 +2,17 @@
 
 import io
 
-from shared.console import ASCII, UNICODE, end_block, epoch_line, glyphs_for, report_lines, warning_line
+from shared.console import (
+    ASCII,
+    UNICODE,
+    diagnostic_report,
+    end_block,
+    epoch_line,
+    glyphs_for,
+    report_lines,
+    warning_line,
+    warning_lines,
+)
 from shared.diagnostics import Settings, diagnose
 
 
@@ -19,19 +29,55 @@ def test_epoch_line_shape():
         "Epoch 3/5 | Train: nan | Val: 0.5000 | Gap: nan | d: +0.1000")
 
 
+PLATEAU_VAL = [0.5, 0.4995, 0.4993, 0.4992, 0.4991, 0.4991]
+
+
 def test_report_shape_matches_the_original_tool():
-    findings = diagnose([0.5] * 6, [0.5, 0.4995, 0.4992, 0.4990, 0.4989, 0.4985], Settings())
+    findings = diagnose([0.5] * 6, PLATEAU_VAL, Settings())
     lines = report_lines(findings)
     assert lines[0] == "📊 Training Diagnostics:" and lines[1] == "-" * 40 and lines[-1] == "-" * 40
     assert lines[2] == "✓ No significant overfitting"
     assert lines[3] == "⚠️  PLATEAU detected"
-    assert lines[4].startswith("   Val loss not improving")
+    assert lines[4] == ("   No new best val loss by more than 1e-3 in the last 5 epochs (best 0.5000 at epoch 1, "
+                        "5 epochs ago; epoch 5's 0.4991 beat it by less than 1e-3)")
     assert lines[5] == "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4)"
     assert lines[6] == "✓ Training is stable"
 
 
+def test_plateau_names_the_best_and_how_long_ago():
+    # A noisy run: its best at epoch 6, nothing better by more than 0.001 for 9 epochs since.
+    val = [0.6, 0.5, 0.45, 0.4, 0.36, 0.3348, 0.35, 0.34, 0.3352, 0.345, 0.336, 0.34, 0.3350, 0.337, 0.339]
+    lines = diagnostic_report([0.3] * 15, val, Settings(patience=100))
+    assert "   No new best val loss by more than 1e-3 in the last 5 epochs (best 0.3348 at epoch 6, 9 epochs ago)" in lines
+    assert not any("still improving" in line for line in lines)
+
+
+def test_still_improving_only_after_a_new_best():
+    improving = diagnostic_report([0.3] * 4, [0.5, 0.45, 0.46, 0.47], Settings())
+    assert "✓ Val loss still improving (new best 0.4500 at epoch 2)" in improving
+    # Only the first epoch is a best: too early to call (no green mark), with the numbers.
+    young = diagnostic_report([0.4] * 3, [0.5, 0.51, 0.52], Settings())
+    assert "• Val loss: no new best since epoch 1 (0.5000) for 2 epochs; a plateau after 5" in young
+    assert not any("still improving" in line for line in young)
+
+
+def test_a_run_without_epochs_has_nothing_to_judge():
+    lines = diagnostic_report([], [], Settings())
+    assert lines == ["📊 Training Diagnostics:", "-" * 40, "• Nothing to judge: no epoch finished", "-" * 40]
+    assert not any("✓" in line for line in lines)
+    assert "[OK]" not in "\n".join(diagnostic_report([], [], Settings(), ASCII))
+
+
+def test_live_warning_carries_numbers_and_advice():
+    finding = diagnose([0.5] * 6, PLATEAU_VAL)[0]
+    lines = warning_lines(finding)
+    assert lines[0] == "⚠️ PLATEAU detected - No new best for 5 epochs"
+    assert "best 0.5000 at epoch 1, 5 epochs ago" in lines[1]
+    assert lines[2] == "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4)"
+
+
 def test_ascii_report_has_no_unicode():
-    findings = diagnose([0.5] * 6, [0.5, 0.4995, 0.4992, 0.4990, 0.4989, 0.4985])
+    findings = diagnose([0.5] * 6, PLATEAU_VAL)
     diverged = diagnose([0.5, 0.5], [0.5, float("nan")])
     text = "\n".join(report_lines(findings, ASCII) + report_lines(diverged, ASCII) + [warning_line(findings[0], ASCII)])
     text.encode("ascii")

@@ -35,10 +35,17 @@ def fired(train, val, settings=Settings()):
         ([0.5, 0.4, 0.3], [0.5, 0.45, 0.36], {Check.OVERFITTING}),
         ([0.5, 0.4, 0.3], [0.5, 0.45, 0.35], set()),  # a gap of exactly 0.05 is not above it
         ([0.5, 0.2, 0.2], [0.7, 0.21, 0.21], set()),
-        # Plateau: improved by < 0.001 in each of the last 5 epochs.
-        ([0.5] * 6, [0.5, 0.4995, 0.4992, 0.4990, 0.4989, 0.4985], {Check.PLATEAU}),
+        # Plateau: no new best val loss, by more than 0.001, in the last 5 epochs.
+        ([0.5] * 6, [0.5, 0.4995, 0.4993, 0.4992, 0.4991, 0.4991], {Check.PLATEAU}),
         ([0.5] * 6, [0.5, 0.4995, 0.4992, 0.4980, 0.4989, 0.4985], set()),  # one real step of 0.0012
-        ([0.5] * 5, [0.5] * 5, set()),  # five values are only four improvements
+        ([0.5] * 6, [0.5, 0.4995, 0.4992, 0.4990, 0.4989, 0.4985], set()),  # 0.4989 beats 0.5 by 0.0011
+        ([0.5] * 5, [0.5] * 5, set()),  # only four epochs since the best
+        # A slow creep of 0.0006 an epoch makes a new best every other epoch: not a plateau.
+        ([0.5] * 12, [0.5 - 0.0006 * i for i in range(12)], set()),
+        # Noise above an old best is a plateau even though single steps improve by more than 0.001
+        # (the old each-step rule missed this and printed "still improving" beside an early stop).
+        ([0.3] * 11, [0.5, 0.3348, 0.4, 0.35, 0.36, 0.34, 0.35, 0.345, 0.34, 0.338, 0.336],
+         {Check.PLATEAU, Check.EARLY_STOP}),
         # Instability: swings around the local trend.
         ([0.5, 0.8, 0.4, 0.9, 0.3], [0.55, 0.55, 0.5, 0.45, 0.32], {Check.INSTABILITY}),
         ([0.5, 0.5, 0.5, 0.5, 0.5], [0.6, 0.9, 0.5, 0.95, 0.45], {Check.INSTABILITY}),
@@ -47,9 +54,9 @@ def fired(train, val, settings=Settings()):
         ([0.5, NAN], [0.5, 0.6], {Check.DIVERGENCE}),
         ([0.5, 0.4], [0.5, NAN], {Check.DIVERGENCE}),
         # Early stop: no new best for patience (5) epochs.
-        # (getting worse is also "improved by less than 0.001": the plateau fires with it)
+        # (no new best for 5 epochs is also a plateau: early stopping never fires without it)
         ([0.3] * 7, [0.5, 0.4, 0.41, 0.42, 0.43, 0.44, 0.45], {Check.EARLY_STOP, Check.OVERFITTING, Check.PLATEAU}),
-        ([0.3] * 7, [0.5, 0.3, 0.36, 0.31, 0.33, 0.32, 0.31], {Check.EARLY_STOP}),
+        ([0.3] * 7, [0.5, 0.3, 0.36, 0.31, 0.33, 0.32, 0.31], {Check.EARLY_STOP, Check.PLATEAU}),
         ([0.4] * 6, [0.5, 0.4, 0.41, 0.42, 0.43, 0.44], set()),  # only 4 epochs without a new best
         ([], [], set()),
         ([0.5], [0.5], set()),

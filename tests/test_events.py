@@ -37,15 +37,18 @@ def test_epoch_line_as_in_the_issue():
     assert epoch_event(rec("epoch", **Epochs(20).fields(1, 0.5, 0.6)), ASCII).endswith("[OK] NEW BEST")
 
 
-# A plateau: val stops improving after epoch 3 (5 epochs without an improvement of 0.001 fire it at epoch 8),
+# A plateau: val stops improving after epoch 3 (5 epochs without a new best by 0.001 fire it at epoch 8),
 # then improves again at epoch 10 (the check stops firing), then stalls again (it fires anew at epoch 15).
 PLATEAU_AGAIN = [(0.5, 0.52), (0.45, 0.47), (0.4, 0.42)] + [(0.4, 0.42)] * 6 + [(0.3, 0.32)] * 6
 
 
 def test_a_warning_is_printed_when_its_check_starts_firing_and_not_while_it_stays_on():
     lines = epochs_lines(PLATEAU_AGAIN, patience=100)
-    plateau = [epoch for epoch, out in enumerate(lines, 1) if "⚠️ PLATEAU detected - No improvement" in out]
+    plateau = [epoch for epoch, out in enumerate(lines, 1) if "⚠️ PLATEAU detected - No new best for 5 epochs" in out]
     assert plateau == [8, 15]
+    # Said with its numbers and advice, as the report says it.
+    assert lines[7][2:] == ["   No new best val loss by more than 1e-3 in the last 5 epochs (best 0.4200 at epoch 3, "
+                            "5 epochs ago)", "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4)"]
     assert all(len(out) == 1 for epoch, out in enumerate(lines, 1) if epoch not in (8, 15))
 
 
@@ -74,7 +77,7 @@ def test_a_check_flapping_at_its_threshold_is_not_announced_again_and_again():
 )
 def test_warnings_table(curve, config, expected):
     lines = epochs_lines(curve, **config)
-    fired = [(epoch, line) for epoch, out in enumerate(lines, 1) for line in out[1:]]
+    fired = [(epoch, line) for epoch, out in enumerate(lines, 1) for line in out[1:] if line.startswith("⚠️")]
     assert fired == expected
 
 
@@ -92,9 +95,11 @@ def test_warnings_look_at_recent_epochs_only_and_a_long_catch_up_diagnoses_its_l
         diagnose_it = not (item["type"] == "epoch" and item["epoch"] <= skip)
         out += events.lines(item, history, diagnose=diagnose_it)
     warnings = [line for line in out if line.startswith("⚠️")]
-    # Said once, at the first diagnosed epoch; the window stays small although patience is huge.
-    assert warnings == ["⚠️ PLATEAU detected - No improvement"]
-    assert len(out) == n + 2
+    # Said once, at the first diagnosed epoch; the window stays small although patience is huge, and the
+    # plateau still knows the run's best, far before the window.
+    assert warnings == [f"⚠️ PLATEAU detected - No new best for {skip} epochs"]
+    assert f"(best 0.3200 at epoch 1, {skip} epochs ago)" in out[out.index(warnings[0]) + 1]
+    assert len(out) == n + 4
 
 
 def test_run_events():

@@ -71,7 +71,7 @@ def assert_console_shape(stdout: str, out: str, reason_title: str, plot: bool = 
     assert tail[:len(expected)] == expected
     assert tail[-1] == THIN_RULE
     for line in tail[len(expected):-1]:
-        assert line.startswith(("✓ ", "⚠️  ", "   ")), line
+        assert line.startswith(("✓ ", "⚠️  ", "   ", "• ")), line
     return epoch_lines
 
 

@@ -79,6 +79,20 @@ def test_an_exception_mid_run_is_recorded_as_failed_then_raised(tiny_data, tmp_p
     assert "Training failed" in printer.out
 
 
+def test_a_run_that_finished_no_epoch_has_nothing_to_judge_and_no_curves(tiny_data, tmp_path, monkeypatch):
+    def broken_accuracy(logits, labels):
+        raise RuntimeError("boom in epoch 1")
+
+    monkeypatch.setattr(loop_module, "accuracy", broken_accuracy)
+    printer = ListPrinter()
+    with pytest.raises(RuntimeError, match="boom in epoch 1"):
+        train_dl(config(tiny_data, tmp_path / "m", no_plot=False), printer)
+    assert not (tmp_path / "m" / "training_curves.png").exists()
+    assert "• No training curves: no epoch finished" in printer.out
+    report = printer.out[printer.out.index("📊 Training Diagnostics:"):]
+    assert report[2] == "• Nothing to judge: no epoch finished" and not any("✓" in line for line in report)
+
+
 class DiskFullAfter(LogWriter):
     """A real log writer whose file turns into /dev/full after `n` records: the kernel says ENOSPC."""
 

@@ -328,7 +328,9 @@ def test_every_character_on_screen_has_a_glyph_in_the_font(tmp_path):
     curve = [(0.5, 0.52), (0.45, 0.47), (0.4, 0.42)] + [(0.4, 0.42)] * 6 + [(0.1, 0.5)]
     window.apply([run.start()] + [run.epoch(e, t, v) for e, (t, v) in enumerate(curve, 1)])
     window.click()
-    assert any(line.startswith("⚠ PLATEAU detected") for line in window.log_lines)
+    # A warning (title, measured numbers, "→ Try:" advice) is among the lines on screen.
+    assert any(line.startswith("⚠ OVERFITTING detected") for line in window.log_lines)
+    assert any(line.startswith("   → Try:") for line in window.log_lines)
     texts = [window.header, window.status_text, window.caption, window.button.label, *window.log_texts]
     for artist in texts:
         charmap = FT2Font(findfont(artist.get_fontproperties())).get_charmap()

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.console import banner, end_block, report_lines
-from shared.diagnostics import Settings, diagnose
+from shared.console import banner, diagnostic_report, end_block
+from shared.diagnostics import Settings
 from shared.errors import InputError, LogWriteError, RunDirError, StlarError
 from shared.history import History
 from shared.logwriter import LogWriter
@@ -240,7 +240,9 @@ def _finish(cfg: TrainConfig, printer: Printer, history: History, reason: str, m
         printer.line(message)
     printer.line()
     failure: StlarError | None = None
-    if not cfg.no_plot:
+    if not cfg.no_plot and not history.n_epochs:
+        printer.line(f"{g.note} No training curves: no epoch finished")  # an empty figure would say nothing
+    elif not cfg.no_plot:
         printer.line("Generating training visualizations...")
         warning = write_curves(rd / CURVES_NAME, history)
         if warning:
@@ -263,7 +265,7 @@ def _finish(cfg: TrainConfig, printer: Printer, history: History, reason: str, m
     printer.line()
     settings = Settings.from_config(cfg.as_record())
     train = [v if math.isfinite(v) else math.nan for v in history.train_loss]
-    printer.lines(report_lines(diagnose(train, list(history.val_loss), settings), g))
+    printer.lines(diagnostic_report(train, list(history.val_loss), settings, g, history.epochs))
     if not os.path.exists(rd / LOG_NAME):  # pragma: no cover - only if the folder vanished under us
         printer.line(f"{g.warn} the training log {shown_path(out, LOG_NAME)} is missing")
     return failure

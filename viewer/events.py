@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from shared.console import UNICODE, Glyphs, asciify, fmt_loss, fmt_signed, warning_line
-from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Settings, diagnose
+from shared.console import UNICODE, Glyphs, asciify, fmt_loss, fmt_signed, warning_lines
+from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Plateau, Settings, diagnose
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, SCHEMA_VERSION, START, STOP_REQUESTED, Record
@@ -73,10 +73,13 @@ class Events:
         self.g = g
         self.firing: frozenset[Check] = frozenset()
         self._off_for: dict[Check, int] = {}  # epochs since each check last fired (absent: never)
+        self._plateau = Plateau()  # fed with every epoch of the run (the rule needs the run's best)
+        self._plateau_of: tuple[History | None, int] = (None, 0)  # (the History it was fed from, epochs fed)
 
     def new_run(self, marker: NewRun) -> list[str]:
         self.firing = frozenset()
         self._off_for = {}
+        self._plateau, self._plateau_of = Plateau(), (None, 0)
         return [f"New run {marker.run_id} in this run dir ({marker.reason}): view reset"]
 
     def lines(self, record: Record, history: History, diagnose: bool = True) -> list[str]:
@@ -137,15 +140,27 @@ class Events:
         # overfitting, plateau and instability look no further back by definition; early stop is exact while
         # the wait is at most `patience` (the trainer stops there) and patience < MAX_WINDOW; divergence
         # fires while the non-finite loss is in the window (the trainer ends the run on it at once).
+        # The plateau rule needs the run's best, so it is fed every epoch once (O(1) per epoch).
         window = max(PLATEAU_EPOCHS + 1, INSTABILITY_WINDOW, min(settings.patience + 1, MAX_WINDOW))
-        findings = diagnose(history.train_loss[-window:], history.val_loss[-window:], settings)
+        findings = diagnose(history.train_loss[-window:], history.val_loss[-window:], settings,
+                            self._fed_plateau(history))
         fired = frozenset(f.check for f in findings)
-        new = [warning_line(f, self.g) for f in findings
-               if f.check not in self.firing and self._off_for.get(f.check, REARM_EPOCHS) >= REARM_EPOCHS]
+        new = [line for f in findings
+               if f.check not in self.firing and self._off_for.get(f.check, REARM_EPOCHS) >= REARM_EPOCHS
+               for line in warning_lines(f, self.g)]
         for check in Check:
             self._off_for[check] = 0 if check in fired else self._off_for.get(check, REARM_EPOCHS) + 1
         self.firing = fired
         return new
+
+    def _fed_plateau(self, history: History) -> Plateau:
+        """The plateau rule fed up to `history`'s latest epoch (afresh for another History)."""
+        source, fed = self._plateau_of
+        if source is not history or fed > history.n_epochs:
+            self._plateau, fed = Plateau(), 0
+        self._plateau.extend(history.epochs[fed:], history.val_loss[fed:])
+        self._plateau_of = (history, history.n_epochs)
+        return self._plateau
 
     def _text(self, text: str) -> str:
         return asciify(text, self.g)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from shared.console import asciify, end_block, epoch_line, glyphs_for, new_best_line, report_lines
-from shared.diagnostics import Settings, diagnose
+from shared.console import asciify, diagnostic_report, end_block, epoch_line, glyphs_for, new_best_line
+from shared.diagnostics import Settings
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, Record
@@ -81,9 +81,8 @@ class ConsolePrinter:
         """The trainer's closing block and diagnostic report; `reason` None for a run without an end record."""
         h = self.history
         self.line("\n".join(end_block(reason, h.best_epoch, h.best_val_loss)))
-        if h.n_epochs:
-            findings = diagnose(h.train_loss, h.val_loss, Settings.from_config(h.config))
-            self.line("\n".join(report_lines(findings, self.g)))
+        self.line("\n".join(diagnostic_report(h.train_loss, h.val_loss, Settings.from_config(h.config), self.g,
+                                               h.epochs)))
 
 
 def watch_terminal(
