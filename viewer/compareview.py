@@ -77,7 +77,8 @@ class CompareView:
         self.header.set_position((TABLE_X, top))
         self.header.set_text("  " + lines[0])
         while len(self.rows) < len(pairs):
-            swatch = self.fig.text(TABLE_X, 0, SWATCH, fontsize=10, va="top", picker=True)
+            # Above the row's text: a highlighted row's background box would otherwise cover the swatch.
+            swatch = self.fig.text(TABLE_X, 0, SWATCH, fontsize=10, va="top", picker=True, zorder=4)
             text = self.fig.text(TABLE_X, 0, "", family="monospace", fontsize=8.5, va="top", picker=True)
             self.rows.append((swatch, text))
         self.row_keys = [run.key for run, _ in pairs]
