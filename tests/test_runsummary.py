@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from fake_run import Epochs, start_fields, write_run
@@ -105,3 +107,9 @@ def test_an_unreadable_log_is_a_row_that_says_so(tmp_path):
     s = summarize_dir(tmp_path)
     assert s.status == "unreadable"
     assert "training_log.jsonl" in s.status_text
+
+
+def test_a_fifo_under_the_log_name_is_unreadable_not_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "training_log.jsonl")
+    s = summarize_dir(tmp_path)
+    assert s.status == "unreadable" and "not a regular file" in s.status_text

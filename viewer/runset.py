@@ -14,6 +14,7 @@ else runs on the consumer's thread. Not thread-safe otherwise.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,16 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.history import History
+from shared.logends import read_ends
 from shared.logreader import NewRun, read_log
 from shared.records import Record
 from shared.rundir import LOG_NAME
 from viewer.discover import find_runs, is_archived
 from viewer.follow import Follower
-from viewer.headtail import read_head_tail
 from viewer.runsummary import RunSummary, summarize
 
 RESCAN_SECONDS = 2.0  # how soon a run that starts under a compared folder joins (a walk of the folders)
-PEEK_BYTES = 4 << 10  # enough for the start record: tells an archived run we already follow by its run id
 
 
 @dataclass(eq=False)
@@ -63,11 +63,13 @@ def _ident(path: Path) -> tuple[int, int] | None:
 
 
 def _peek_run_id(log: Path) -> str | None:
+    """The run id of the run in `log`, from its ends: tells an archived run already shown by its id."""
     try:
-        records = read_head_tail(log, head=PEEK_BYTES, tail=0).records
+        if not stat.S_ISREG(os.stat(log).st_mode):
+            return None  # a FIFO under the log's name would block the open
+        return read_ends(log, 1).history().run_id
     except OSError:
         return None
-    return records[0]["run_id"] if records else None
 
 
 class RunSet:

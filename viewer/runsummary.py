@@ -1,8 +1,9 @@
 """One run in one row: where, id, start, verdict, epochs, best values, duration, options.
 
 `summarize` is pure (a History, the clock and the pid checker in, a RunSummary out); `summarize_dir` reads
-the log through one swappable function (`read`, by default only the log's head and tail), so listing
-hundreds of runs costs the same whether they ran 10 epochs or 100,000.
+the log through one swappable function (`read`, by default `shared.logends.read_ends`: the start record and
+the last SUMMARY_EPOCHS epochs), so listing hundreds of runs costs the same whether they ran 10 epochs or
+100,000.
 
 The verdict is the one `watch` shows (`viewer.status.status_of`), in one word: live, stopping, finished,
 early stopped, stopped, diverged, crashed, stalled, waiting.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.history import History
+from shared.logends import read_ends
 from shared.rundir import LOG_NAME
 from viewer.discover import is_archived
-from viewer.headtail import LogEnds, read_head_tail
 from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, pid_alive, status_of, trainer_gone
 
 AUROC = "val_auroc"
+SUMMARY_EPOCHS = 50  # epochs read from a log's end: the best AUROC of a longer run is the best of these
 VAL_LOSS, TRAIN_LOSS = "val_loss", "train_loss"
 
 # End reasons in the verdict's words. `interrupted` is Ctrl-C (the user stopped it); `failed` is an error
@@ -134,19 +138,27 @@ def summarize(path: Path, history: History, now: float, *, whole: bool = True, a
     )
 
 
-def summarize_dir(path: Path, *, now: float | None = None, read: Callable[[Path], LogEnds] = read_head_tail,
-                  hostname: str | None = None,
+def read_summary_history(log: Path) -> tuple[History, bool]:
+    """The run in `log` from its ends, and whether every epoch was read (then best values are exact).
+
+    OSError when the log cannot be read, or is not a regular file (opening a FIFO would block the listing)."""
+    if not stat.S_ISREG(os.stat(log).st_mode):
+        raise OSError(f"{LOG_NAME} is not a regular file")
+    history = read_ends(log, SUMMARY_EPOCHS).history()
+    return history, not history.epochs or history.epochs[0] == 1
+
+
+def summarize_dir(path: Path, *, now: float | None = None,
+                  read: Callable[[Path], tuple[History, bool]] = read_summary_history, hostname: str | None = None,
                   alive: Callable[[int, float | None], bool] = pid_alive) -> RunSummary:
     """The summary of the run in folder `path`, reading its log with `read`; an unreadable log gives a
     summary whose status says so (one colleague's private run must not fail the whole listing)."""
     archived = is_archived(path)
     try:
-        ends = read(path / LOG_NAME)
+        history, whole = read(path / LOG_NAME)
     except OSError as exc:
         why = exc.strerror or str(exc)
         return RunSummary(path=path, status=UNREADABLE, status_text=f"{LOG_NAME}: cannot be read ({why})",
                           archived=archived)
-    history = History()
-    history.extend(ends.records)
-    return summarize(path, history, time.time() if now is None else now, whole=ends.whole, archived=archived,
+    return summarize(path, history, time.time() if now is None else now, whole=whole, archived=archived,
                      hostname=hostname, alive=alive)
