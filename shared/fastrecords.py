@@ -1,0 +1,79 @@
+"""The reader's fast path: epoch and progress lines parsed and checked in C (msgspec typed decoding).
+
+A long log is almost all epoch and progress records in exactly the shape our writer gives them. msgspec
+decodes such a line straight into a Struct of the right types (a tagged union on `type`), which checks every
+field as it parses: about a third of the time of parsing to a dict and checking the fields in Python.
+
+`fast_decode(line)` returns the record as the same dict `shared.records.decode` gives, or None when the line
+is anything else: another record type, an extra or missing field, a wrong type, a number no field of ours
+can hold (a non-finite float, an integer beyond 64 bits), bad JSON or UTF-8. None sends the line down the
+slow path (`decode`), which keeps unknown types and extra fields and names what is wrong, so the fast path
+never changes what a line reads as; it only makes the common lines cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional, Union
+
+import msgspec
+
+from shared.records import EPOCH, PROGRESS, Record
+
+# Integers as JSON gives them, within 64 bits: beyond that the slow path reads them as null (see records).
+Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Num = Union[Int, float]  # an int stays an int, exactly as the slow path's parser keeps it
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+_UNSET = msgspec.UNSET
+
+
+class _Epoch(msgspec.Struct, tag=EPOCH, tag_field="type", forbid_unknown_fields=True, gc=False):
+    # Field order is the writer's: the dict built from it has the same key order as the line.
+    run_id: str
+    seq: Seq
+    time: Num
+    epoch: Int
+    epochs: Int
+    train_loss: Optional[Num]
+    val_loss: Optional[Num]
+    lr: Optional[Num]
+    seconds: Num
+    best: bool
+    best_epoch: Optional[Int]
+    best_val_loss: Optional[Num]
+    metrics: dict[str, Optional[Num]]
+
+
+class _Progress(msgspec.Struct, tag=PROGRESS, tag_field="type", forbid_unknown_fields=True, gc=False):
+    run_id: str
+    seq: Seq
+    time: Num
+    epoch: Int
+    batch: Int
+    batches: Int
+    train_loss: Optional[Num]
+    elapsed: Num
+    # Written by the trainer in its validation phase; absent keys stay absent in the dict.
+    phase: Union[str, msgspec.UnsetType] = _UNSET
+    val_batch: Union[Int, msgspec.UnsetType] = _UNSET
+    val_batches: Union[Int, msgspec.UnsetType] = _UNSET
+
+
+_OPTIONAL = ("phase", "val_batch", "val_batches")
+_decoder = msgspec.json.Decoder(Union[_Epoch, _Progress])
+_asdict = msgspec.structs.asdict
+_Error = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+def fast_decode(line: bytes) -> Record | None:
+    """The record on `line` if it is an epoch or progress record of exactly the known shape, else None."""
+    try:
+        obj = _decoder.decode(line)
+    except _Error:
+        return None
+    if type(obj) is _Epoch:
+        return {"type": EPOCH, **_asdict(obj)}
+    record = {"type": PROGRESS, **_asdict(obj)}
+    for name in _OPTIONAL:
+        if record[name] is _UNSET:
+            del record[name]
+    return record
