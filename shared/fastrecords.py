@@ -5,7 +5,8 @@ decodes such a line straight into a Struct of the right types (a tagged union on
 field as it parses: about a third of the time of parsing to a dict and checking the fields in Python.
 
 `fast_decode(line)` returns the record as the same dict `shared.records.decode` gives, or None when the line
-is anything else: another record type, an extra or missing field, a wrong type, a number no field of ours
+is anything else (`fast_parse` + `to_record` do the same in two steps, so a reader can skip building dicts
+for records it will drop): another record type, an extra or missing field, a wrong type, a number no field of ours
 can hold (a non-finite float, an integer beyond 64 bits), bad JSON or UTF-8. None sends the line down the
 slow path (`decode`), which keeps unknown types and extra fields and names what is wrong, so the fast path
 never changes what a line reads as; it only makes the common lines cheap.
@@ -64,12 +65,21 @@ _asdict = msgspec.structs.asdict
 _Error = (msgspec.DecodeError, msgspec.ValidationError)
 
 
-def fast_decode(line: bytes) -> Record | None:
-    """The record on `line` if it is an epoch or progress record of exactly the known shape, else None."""
+def fast_parse(line: bytes) -> _Epoch | _Progress | None:
+    """The checked record on `line` as a Struct (attributes `seq`, `run_id`; see `to_record`), or None when
+    it is not an epoch or progress record of exactly the known shape."""
     try:
-        obj = _decoder.decode(line)
+        return _decoder.decode(line)
     except _Error:
         return None
+
+
+def is_progress(obj: _Epoch | _Progress) -> bool:
+    return type(obj) is _Progress
+
+
+def to_record(obj: _Epoch | _Progress) -> Record:
+    """The record dict of a parsed Struct: the keys and values `shared.records.decode` gives, in line order."""
     if type(obj) is _Epoch:
         return {"type": EPOCH, **_asdict(obj)}
     record = {"type": PROGRESS, **_asdict(obj)}
@@ -77,3 +87,9 @@ def fast_decode(line: bytes) -> Record | None:
         if record[name] is _UNSET:
             del record[name]
     return record
+
+
+def fast_decode(line: bytes) -> Record | None:
+    """The record on `line` if it is an epoch or progress record of exactly the known shape, else None."""
+    obj = fast_parse(line)
+    return None if obj is None else to_record(obj)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.fastrecords import fast_decode
-from shared.records import START, Record, RecordError, decode
+from shared.fastrecords import fast_parse, is_progress, to_record
+from shared.records import PROGRESS, START, Record, RecordError, decode
 from shared.seq_ledger import SeqLedger
 
 MAX_LINE_BYTES = 1 << 20  # longer lines are skipped unread: no record is anywhere near this
@@ -80,9 +80,13 @@ class LogReader:
         path: str | Path,
         on_warning: Callable[[str], None] | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
+        latest_progress: bool = False,
     ) -> None:
         self.path = Path(path)
         self.max_line_bytes = max_line_bytes
+        # True: of consecutive progress records, a poll yields only the last one. A viewer shows only the
+        # latest progress (History keeps one), and a week-long log holds 300,000 of them (~1 GB as dicts).
+        self.latest_progress = latest_progress
         self.warnings: list[str] = []
         self.skipped_lines = 0
         self.run_id: str | None = None
@@ -235,32 +239,53 @@ class LogReader:
 
     def _lines(self, lines: list[bytes], out: list[Record | NewRun]) -> None:
         # The hot loop of attaching to a long run: locals, and the common case (the next epoch or progress
-        # record of the current run, in order, parsed and checked in C by `fast_decode`) first. Anything
+        # record of the current run, in order, parsed and checked in C by `fast_parse`) first. Anything
         # unusual (other types, extra fields, odd numbers, bad lines) goes through `_line`.
-        fast, append = fast_decode, out.append
+        parse, record_of, progress, append = fast_parse, to_record, is_progress, out.append
+        latest = self.latest_progress
         max_len, run_id, ledger = self.max_line_bytes, self.run_id, self._ledger
         expected, limit = ledger.next_seq, ledger.limit  # SeqLedger.fast, inlined (written back below)
         normal = self._reread is None  # while re-reading, every line goes through `_line`
         line_no = self._line_no
+        held = None  # latest_progress: the last progress record read, not yet a dict (most are dropped)
         if line_no == 0 and lines:
             lines[0] = lines[0].removeprefix(BOM)
         for line in lines:
             line_no += 1
             # The fast path's types nest two levels at most, so no depth check is needed here.
             if normal and len(line) <= max_len:
-                record = fast(line)
+                obj = parse(line)
                 # The next seq of the current stretch, never yielded before, of the current run.
-                if record is not None and record["seq"] == expected < limit and record["run_id"] == run_id:
+                if obj is not None and obj.seq == expected < limit and obj.run_id == run_id:
                     expected += 1
-                    append(record)
+                    if latest and progress(obj):
+                        held = obj
+                        continue
+                    if held is not None:
+                        self._yield_progress(record_of(held), out)
+                        held = None
+                    append(record_of(obj))
                     continue
+            if held is not None:
+                self._yield_progress(record_of(held), out)
+                held = None
             ledger.next_seq = expected
             self._line_no = line_no
             self._line(line, out)
             run_id, ledger, normal = self.run_id, self._ledger, self._reread is None
             expected, limit = ledger.next_seq, ledger.limit
+        if held is not None:
+            self._yield_progress(record_of(held), out)
         ledger.next_seq = expected
         self._line_no = line_no
+
+    @staticmethod
+    def _yield_progress(record: Record, out: list[Record | NewRun]) -> None:
+        # latest_progress: a progress record right after another (from an earlier chunk) replaces it.
+        if out and type(out[-1]) is dict and out[-1]["type"] == PROGRESS:
+            out[-1] = record
+        else:
+            out.append(record)
 
     def _line(self, line: bytes, out: list[Record | NewRun]) -> None:
         where = f"{self.path.name} line {self._line_no}"
@@ -321,13 +346,15 @@ class LogReader:
 
 
 def read_log(
-    path: str | Path, on_warning: Callable[[str], None] | None = None, final: bool = False
+    path: str | Path, on_warning: Callable[[str], None] | None = None, final: bool = False,
+    latest_progress: bool = False,
 ) -> tuple[list[Record], list[str]]:
     """All records of the last run in a log, and the reader's warnings (for replay and tools).
 
     `final`: the file is finished (see `LogReader.poll`); replay passes True, a reader of a live run False.
+    `latest_progress`: of consecutive progress records keep only the last (see `LogReader`); what a view needs.
     """
-    reader = LogReader(path, on_warning=on_warning)
+    reader = LogReader(path, on_warning=on_warning, latest_progress=latest_progress)
     records: list[Record] = []
     for item in reader.poll(final=final):
         if isinstance(item, NewRun):

@@ -342,3 +342,17 @@ def test_a_restarted_log_that_grew_back_past_the_offset(tmp_path):
         fh.write(restarted_start("a", 2) + line("a", 2) + line("a", 3) + line("a", 4))
     got = seqs(reader.poll())
     assert got[-3:] == [2, 3, 4] and got.count(0) == 0
+
+
+def test_latest_progress_keeps_only_the_last_of_consecutive_progress_records(tmp_path):
+    path = tmp_path / "log.jsonl"
+    epoch = dict(epoch=1, epochs=3, train_loss=0.5, val_loss=0.5, lr=0.001, seconds=1.0, best=True,
+                 best_epoch=1, best_val_loss=0.5, metrics={})
+    append(path, line("a", 0, "start") + line("a", 1) + line("a", 2) + line("a", 3, "epoch", **epoch)
+           + line("a", 4) + line("a", 5))
+    reader = LogReader(path, latest_progress=True)
+    assert seqs(reader.poll()) == [0, 2, 3, 5]
+    append(path, line("a", 6) + line("a", 7))
+    assert seqs(reader.poll()) == [7]  # each poll yields the latest progress it read
+    assert seqs(read_log(path)[0]) == list(range(8))  # by default every record
+    assert seqs(read_log(path, latest_progress=True)[0]) == [0, 2, 3, 7]

@@ -98,7 +98,7 @@ class Follower:
         # Called on the observer thread right after a file event, so a GUI loop can wake at once instead of at
         # its next timer tick. Must be thread-safe and quick (the window writes one byte to a pipe).
         self.on_change: Callable[[], None] | None = None
-        self.reader = LogReader(self.run_dir.log, on_warning=self._warn)
+        self.reader = LogReader(self.run_dir.log, on_warning=self._warn, latest_progress=True)
         self._clock = clock
         self._observer_factory = observer_factory or (
             (lambda: PollingObserver(timeout=POLL_OBSERVER_SECONDS)) if poll else Observer

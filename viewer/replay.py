@@ -31,7 +31,9 @@ def load_run(run_dir: Path) -> tuple[list[Record], list[str]]:
     if not log.is_file():
         raise InputError(f"RUN_DIR {run_dir}: no {LOG_NAME} here; pass a folder a training run wrote "
                          f"(earlier runs are kept in {run_dir / ARCHIVE_NAME}/<start time>_<run id>/)")
-    records, warnings = read_log(log, final=True)  # a finished file: a last line without newline counts
+    # A finished file: a last line without newline counts. Only the last of consecutive progress records:
+    # a view shows the latest one, and a week-long log holds 300,000.
+    records, warnings = read_log(log, final=True, latest_progress=True)
     if not records:
         detail = f"; {warnings[0]}" if warnings else ""
         raise InputError(f"{log}: no valid records to replay (the log is empty or every line is malformed{detail})")

@@ -207,7 +207,7 @@ class RunSet:
         self._by_path[key] = run
         # Read it once; only a run without its end record gets a follower (and its thread): a finished run's
         # log never grows, and a compare of a hundred finished runs should not start a hundred observers.
-        records, _ = read_log(log)
+        records, _ = read_log(log, latest_progress=True)  # a history keeps only the latest progress
         run.history.extend(records)
         if not self.live or run.history.end is not None:
             run.log_ident = _ident(log)
