@@ -13,7 +13,9 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from fake_run import write_run
-from procs import FAKE_RUN, STLAR, Spawned, dead_pid, run
+from procs import FAKE_RUN, STLAR, Spawned, dead_pid, epochs_in, run, wait_for_records
+from shared.rundir import RunDir
+from shared.stopfile import request_stop
 from viewer.comparewindow import CompareWindow
 from viewer.runset import RunSet
 
@@ -145,15 +147,16 @@ def test_compare_png_of_a_folder_without_runs_says_so(tmp_path):
 
 def test_no_window_prints_the_table_updates_it_while_a_run_trains_and_ends_with_it(sweep):
     live = sweep / "live"
-    with Spawned(FAKE_RUN + [str(live), "--epochs", "4", "--epoch-seconds", "0.4"]) as trainer, \
-            Spawned(STLAR + ["compare", str(sweep), "--no-window"]) as compare:
-        compare.expect(" live ", timeout=30)  # the trainer's row, live
-        assert trainer.finish(timeout=60) == 0
-        assert compare.finish(timeout=60) == 0
-    out = compare.output
-    tables = out.split("\n\n")
+    with Spawned(FAKE_RUN + [str(live), "--epochs", "500", "--epoch-seconds", "0.2"]) as trainer:
+        wait_for_records(live, lambda records: epochs_in(records) >= 1)
+        with Spawned(STLAR + ["compare", str(sweep), "--no-window"]) as compare:
+            compare.expect(" live ", timeout=60)  # the trainer's row, live
+            request_stop(RunDir(live).stop, by="test", run_id=None)  # the run ends (stopped) after its current epoch
+            assert trainer.finish(timeout=60) == 0
+            assert compare.finish(timeout=60) == 0  # no run live any more: the compare ends with it
+    tables = compare.output.split("\n\n")
     assert len(tables) >= 2  # the first table and at least one update (a pipe gets a new table)
     last = tables[-1].splitlines()
     assert last[0].split()[:2] == ["run", "status"]
     assert any(line.startswith("lr=1e-3") and "finished" in line and "5/5" in line for line in last)
-    assert any(" finished " in line and "4/4" in line and str(live) in line for line in last)
+    assert any(" stopped " in line and "/500" in line and str(live) in line for line in last)

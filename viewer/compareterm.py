@@ -14,12 +14,11 @@ from typing import TextIO
 
 from viewer.optdiff import differing, label
 from viewer.runset import RunSet
-from viewer.runsummary import VAL_LOSS
+from viewer.runsummary import UNSETTLED, VAL_LOSS
 from viewer.runtable import compare_cells, compare_headers, render
 
 TTY_SECONDS = 1.0  # a terminal's table is rewritten at most this often
 PIPE_SECONDS = 10.0  # a pipe gets a new table at most this often (and a last one at the end)
-UNSETTLED = frozenset({"live", "stopping", "waiting", "stalled"})  # verdicts that may still change
 
 
 def table_lines(runset: RunSet, metric: str, now: float) -> tuple[list[str], bool]:
@@ -42,21 +41,25 @@ def compare_terminal(runset: RunSet, out: TextIO = sys.stdout, *, metric: str = 
     tty = bool(getattr(out, "isatty", lambda: False)())
     every = TTY_SECONDS if tty else PIPE_SECONDS
     shown: list[str] = []
-    last_print = -float("inf")
+    last_print = last_table = -float("inf")
     try:
         while True:
-            runset.poll()
-            lines, unsettled = table_lines(runset, metric, clock())
-            if lines != shown and (not unsettled or clock() - last_print >= every or not shown):
-                if tty and shown:
-                    out.write(f"\x1b[{len(shown)}F\x1b[J")  # back to the old table's first line, clear below
-                elif shown:
-                    out.write("\n")
-                out.write("\n".join(lines) + "\n")
-                out.flush()
-                shown, last_print = lines, clock()
-            if not unsettled:
-                return 0
+            changed = runset.poll()
+            # The table is worked out once a second (the statuses age), and at a change only when it may be
+            # printed at once: not at every file event of ten busy runs.
+            if not shown or clock() - last_table >= tick or (changed and clock() - last_print >= every):
+                lines, unsettled = table_lines(runset, metric, clock())
+                last_table = clock()
+                if lines != shown and (not unsettled or clock() - last_print >= every or not shown):
+                    if tty and shown:
+                        out.write(f"\x1b[{len(shown)}F\x1b[J")  # back to the old table's first line, clear below
+                    elif shown:
+                        out.write("\n")
+                    out.write("\n".join(lines) + "\n")
+                    out.flush()
+                    shown, last_print = lines, clock()
+                if not unsettled:
+                    return 0
             runset.wait(tick)
     except KeyboardInterrupt:
         out.write("\nDetached; training continues\n")

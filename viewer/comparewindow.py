@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from viewer.compareview import CompareView
 from viewer.geometry import DEBUG_GEOMETRY_ENV  # set to 1: rows' screen boxes and clicks are printed
 from viewer.runset import RunSet
-from viewer.runsummary import VAL_LOSS
+from viewer.runsummary import UNSETTLED, VAL_LOSS
 
 TIMER_MS = 100  # poll interval; a tick with nothing due costs microseconds
 STATUS_SECONDS = 1.0  # status words and durations are re-derived this often
@@ -66,16 +66,21 @@ class CompareWindow:
         if self.interrupted and self.on_close is not None:
             self.on_close()
             return False
-        changed = self.runset.poll()
-        if changed or self._clock() - self._last_status >= STATUS_SECONDS:
+        if self.runset.poll():
             return self.refresh()
+        if self._clock() - self._last_status >= STATUS_SECONDS and self._unsettled():
+            return self.refresh(curves=False)
         return False
 
-    def refresh(self) -> bool:
+    def _unsettled(self) -> bool:
+        # Only a run that may still change needs its words re-derived as time passes (stalled, crashed).
+        return any(s.status in UNSETTLED for s in self.view.summaries.values())
+
+    def refresh(self, curves: bool = True) -> bool:
         """Update the figure from the runs as they are now; ask for a redraw only if something changed."""
         now = self._clock()
         self._last_status = now
-        self.view.update(self.runset.runs, now)
+        self.view.update(self.runset.runs, now, curves=curves)
         shown = (tuple(text.get_text() for _, text in self.view.rows), self.highlighted,
                  tuple((run.key, run.history.n_epochs) for run in self.runset.runs))
         if shown == self._shown:
@@ -90,7 +95,7 @@ class CompareWindow:
         self.view.panel.highlight(None if key == self.highlighted else key)
         if self._debug:
             print(f"[{DEBUG_GEOMETRY_ENV}] highlighted={self.highlighted}", file=sys.stderr, flush=True)
-        self.refresh()
+        self.refresh(curves=False)
 
     # ---- clicks -------------------------------------------------------------------------------------------
     def _toolbar_busy(self) -> bool:

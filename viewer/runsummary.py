@@ -36,6 +36,7 @@ VAL_LOSS, TRAIN_LOSS = "val_loss", "train_loss"
 END_VERDICTS = {"completed": "finished", "early_stopped": "early stopped", "stopped": "stopped",
                 "interrupted": "stopped", "diverged": "diverged", "failed": "crashed"}
 UNREADABLE = "unreadable"
+UNSETTLED = frozenset({"live", "stopping", "waiting", "stalled"})  # verdicts that may still change
 VERDICTS = ("live", "stopping", "finished", "early stopped", "stopped", "diverged", "crashed", "stalled",
             "waiting", UNREADABLE)
 
