@@ -100,8 +100,9 @@ class _Columns:
         self.train = np.concatenate([self.train, _shown(h.train_loss[k:])])
         self.val = np.concatenate([self.val, _shown(h.val_loss[k:])])
         lo = max(0, k - (INSTABILITY_WINDOW - 1))  # the new epochs' windows reach this far back
-        self.train_spread = np.concatenate([self.train_spread, rolling_spread(self.train[lo:])[k - lo:]])
-        self.val_spread = np.concatenate([self.val_spread, rolling_spread(self.val[lo:])[k - lo:]])
+        spread = rolling_spread(np.vstack([self.train[lo:], self.val[lo:]]))[:, k - lo:]  # both curves, one pass
+        self.train_spread = np.concatenate([self.train_spread, spread[0]])
+        self.val_spread = np.concatenate([self.val_spread, spread[1]])
         self.plateau.extend(h.epochs[k:], h.val_loss[k:])
         self.n = n
 

@@ -126,3 +126,17 @@ def test_settings_from_config_ignores_odd_values():
                                      (64, "64"), (0, "0"), (1.5e-5, "1.5e-5"), (0.01, "0.01"), (1e6, "1e6"), (2500, "2500")])
 def test_fmt_num(x, text):
     assert fmt_num(x) == text
+
+
+def test_rolling_spread_of_rows_is_each_row_alone():
+    rng = np.random.default_rng(3)
+    a, b = rng.random(40), rng.random(40)
+    b[11] = NAN
+    both = rolling_spread(np.vstack([a, b]))
+    np.testing.assert_array_equal(both[0], rolling_spread(a))
+    np.testing.assert_array_equal(both[1], rolling_spread(b))
+    # the residuals of each window around its own least-squares line, computed the plain way
+    t = np.arange(5) - 2.0
+    window = a[10:15]
+    fit = np.polyval(np.polyfit(t, window, 1), t)
+    assert both[0][14] == pytest.approx(np.sqrt(np.mean((window - fit) ** 2)), abs=1e-12)
