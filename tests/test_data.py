@@ -237,13 +237,23 @@ def test_all_labels_empty(tmp_path: Path) -> None:
     assert message.startswith("m.csv: all 2 rows have an empty label, nothing to train on;")
 
 
-@pytest.mark.parametrize("label", ["2", "yes", "-1", "0.5", "nan", "True"])
+@pytest.mark.parametrize("label", ["2", "yes", "-1", "0.5", "nan", "T", "F", "Truee", "true1", "no", "1 true"])
 def test_invalid_label_names_file_line_and_value(tmp_path: Path, label: str) -> None:
     save(tmp_path / "a.npy", np.arange(5.0))
     write_csv(tmp_path / "m.csv", f"segment_path,label\na.npy,1\na.npy,{label}\n")
     assert load_error(tmp_path / "m.csv") == (
-        f"m.csv line 3: label {label!r} is not valid; labels must be 0 (not HFO) or 1 (HFO)"
+        f"m.csv line 3: label {label!r} is not valid; labels must be 0 (not HFO) or 1 (HFO), or False/True"
     )
+
+
+def test_true_and_false_in_any_case_are_1_and_0(tmp_path: Path) -> None:
+    # pandas writes a boolean column as True/False; spreadsheets often as TRUE/FALSE.
+    save(tmp_path / "a.npy", np.arange(5.0))
+    labels = ["True", "False", "TRUE", "false", " tRuE ", "FALSE", "1", "0.0"]
+    write_csv(tmp_path / "m.csv", "segment_path,label\n" + "".join(f"a.npy,{v}\n" for v in labels))
+    data = load_manifest(tmp_path / "m.csv")
+    assert data.labels.tolist() == [1, 0, 1, 0, 1, 0, 1, 0]
+    assert data.lines == [2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_row_with_wrong_field_count(tmp_path: Path) -> None:

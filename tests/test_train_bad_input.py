@@ -54,7 +54,7 @@ CASES = {
                         "missing column(s) segment_path, label (found: 'path', 'lab')"),
     "header only": (bad_manifest("h.csv", text="segment_path,label\n"), "no data rows, only the header"),
     "label 2": (bad_manifest("l2.csv", text="segment_path,label\ns0.npy,2\n"),
-                "l2.csv line 2: label '2' is not valid; labels must be 0 (not HFO) or 1 (HFO)"),
+                "l2.csv line 2: label '2' is not valid; labels must be 0 (not HFO) or 1 (HFO), or False/True"),
     "label yes": (bad_manifest("ly.csv", text="segment_path,label\ns0.npy,yes\n"), "label 'yes' is not valid"),
     "no labelled rows": (bad_manifest("e.csv", text="segment_path,label\ns0.npy,\ns1.npy,\n"),
                          "all 2 rows have an empty label"),
@@ -73,8 +73,19 @@ CASES = {
     "--epochs 0": (lambda d: ["--epochs", "0"], "--epochs 0: must be an integer >= 1"),
     "--lr -1": (lambda d: ["--lr", "-1"], "--lr -1.0: the learning rate must be >= 0"),
     "--batch-size 0": (lambda d: ["--batch-size", "0"], "--batch-size 0: must be an integer >= 1"),
-    "unknown --model-type": (lambda d: ["--model-type", "3"],
-                             "--model-type 3: unknown model type; choose one of 1 (simple 1-D CNN), 2 (ResNet-1D)"),
+    "unknown --model-type": (lambda d: ["--model-type", "0"],
+                             "--model-type 0: unknown model type; choose one of 1 (Simple 1-D CNN), 2 (ResNet-1D), "
+                             "3 (InceptionTime), 4 (HFO Transformer), 5 (Spectrogram 2-D CNN)"),
+    "--model-type 6": (lambda d: ["--model-type", "6"], "--model-type 6: type 6 (2-D CNN on CWT scalograms) is not "
+                       "supported by stlar-dl"),
+    "--use-cwt": (lambda d: ["--use-cwt"], "--use-cwt: CWT scalogram input (STLAR's model type 6) is not supported"),
+    "--debug-cwt": (lambda d: ["--debug-cwt"], "--debug-cwt: CWT scalogram input (STLAR's model type 6) is not "
+                    "supported"),
+    "--fs 0": (lambda d: ["--fs", "0"], "--fs 0.0: the sampling rate must be a positive number of Hz"),
+    "type 5 and a short segment": (
+        lambda d: bad_manifest("short.csv", text="segment_path,label\ns0.npy,1\nbad.npy,0\ns1.npy,0\n",
+                               segment=(np.arange(95, dtype=np.float32), False))(d) + ["--model-type", "5"],
+        "short.csv line 3: segment "),
     "unknown --device": (lambda d: ["--device", "gpu"], "--device gpu: unknown device"),
     "--device cuda without CUDA": (lambda d: ["--device", "cuda"], "--device cuda: CUDA is not available"),
 }
@@ -157,3 +168,16 @@ def test_a_real_process_prints_one_line_and_no_traceback(data, tmp_path, extra, 
     assert proc.stderr.startswith("Error: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == "" and not data["out"].exists()
+
+
+def test_type_5_names_the_shortest_segment(data, capsys):
+    lengths = {"s0.npy": 100, "a.npy": 90, "b.npy": 64, "c.npy": 80}
+    for name, n in lengths.items():
+        np.save(data["dir"] / name, np.sin(np.arange(n) / 3.0).astype(np.float32))
+    m = manifest(data["dir"] / "short.csv", rows=[f"{name},{i % 2}" for i, name in enumerate(lengths)])
+    code, out, err = run_main(argv_for(data, ["--val", str(m), "--model-type", "5"]), capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err == (f"Error: short.csv line 4: segment {data['dir'] / 'b.npy'} has only 64 samples (the shortest; 3 "
+                   "segment(s) have fewer than 96); --model-type 5 (Spectrogram 2-D CNN) needs at least 96 samples "
+                   "per segment; choose another --model-type or drop the short segments\n")
+    assert not data["out"].exists()

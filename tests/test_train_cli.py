@@ -103,8 +103,8 @@ def test_a_short_real_run(real_run, tiny_data):
     start, end = recs[0], recs[-1]
     assert start["config"]["num_workers"] == 2 and start["config"]["out_dir"] == "models"
     assert set(start["config"]) == {"train", "val", "epochs", "batch_size", "lr", "weight_decay", "out_dir",
-                                    "num_workers", "model_type", "patience", "min_delta", "no_plot", "gui",
-                                    "device", "seed", "threads"}
+                                    "num_workers", "model_type", "fs", "patience", "min_delta", "no_plot",
+                                    "gui", "device", "seed", "threads"}
     assert (start["n_train"], start["n_val"], start["n_train_positive"], start["n_val_positive"]) == (48, 12, 24, 6)
     assert start["device"] == "cpu" and start["pid"] > 0 and start["host"]
     assert set(start["versions"]) == {"python", "torch", "stlar-dl"}
@@ -391,6 +391,6 @@ def test_help_explains_every_option_in_one_line(tmp_path):
     assert proc.returncode == 0
     for option in ("--train", "--val", "--epochs", "--batch-size", "--lr", "--weight-decay", "--out-dir",
                    "--num-workers", "--model-type", "--patience", "--min-delta", "--no-plot", "--gui",
-                   "--device", "--seed", "--threads"):
+                   "--device", "--seed", "--threads", "--fs", "--use-cwt", "--debug-cwt"):
         assert re.search(rf"{option}\s+\S.*\w", proc.stdout), option
-    assert "1 = simple 1-D CNN, 2 = ResNet-1D" in proc.stdout
+    assert "1 Simple 1-D CNN, 2 ResNet-1D, 3 InceptionTime, 4 HFO Transformer, 5 Spectrogram" in proc.stdout

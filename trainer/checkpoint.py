@@ -16,7 +16,7 @@ from torch import nn
 
 from shared.atomic import atomic_path
 from shared.errors import InputError, RunDirError
-from trainer.models import build_model
+from trainer.early_checkpoints import model_from_state
 
 
 def checkpoint_dict(model: nn.Module, model_type: int, epoch: int, val_loss: float,
@@ -74,10 +74,15 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
 
 
 def load_model(path: str | Path, map_location: str = "cpu") -> nn.Module:
-    """The checkpoint's model with its weights, in eval mode, ready to predict logits."""
+    """The checkpoint's model with its weights, in eval mode, ready to predict logits.
+
+    Checkpoints of every layout this project has written load (see `trainer.early_checkpoints`).
+    """
     data = load_checkpoint(path, map_location)
-    model = build_model(int(data["model_type"]))
-    model.load_state_dict(data["model_state"])
+    model_type = data["model_type"]
+    if isinstance(model_type, bool) or not isinstance(model_type, int):
+        raise InputError(f"checkpoint {path}: model_type {model_type!r} is not a model type number")
+    model = model_from_state(model_type, data["model_state"], source=f"checkpoint {path}")
     return model.to(map_location).eval()
 
 

@@ -29,7 +29,12 @@ def train_dl_command(
                                 help="Run folder for log, best.pt, metrics and curves; an earlier run is archived."),
     num_workers: int = typer.Option(c.NUM_WORKERS, "--num-workers",
                                     help="Data-loader worker processes, >= 0 (0 = load in this process)."),
-    model_type: int = typer.Option(c.MODEL_TYPE, "--model-type", help="1 = simple 1-D CNN, 2 = ResNet-1D."),
+    model_type: int = typer.Option(
+        c.MODEL_TYPE, "--model-type",
+        help="STLAR's model types: 1 Simple 1-D CNN, 2 ResNet-1D, 3 InceptionTime, 4 HFO Transformer, 5 Spectrogram "
+             "2-D CNN (segments of at least 96 samples). best.pt loads into STLAR's build_model(N) unchanged."),
+    fs: float = typer.Option(c.FS, "--fs", help="Sampling rate of the segments in Hz, > 0; recorded in the "
+                             "config and the export (the models themselves work in samples)."),
     patience: int = typer.Option(c.PATIENCE, "--patience",
                                  help="Early stop after this many epochs without a new best val loss, >= 0."),
     min_delta: float = typer.Option(c.MIN_DELTA, "--min-delta",
@@ -44,6 +49,8 @@ def train_dl_command(
                                 help="torch CPU threads, >= 0; 0 = torch's default, one per core (or OMP_NUM_THREADS). "
                                      "Fewer can be faster when other busy processes (a live viewer, data-loader "
                                      "workers) share a few cores."),
+    use_cwt: bool = typer.Option(False, "--use-cwt", help="STLAR's CWT input (type 6): not supported, refused."),
+    debug_cwt: bool = typer.Option(False, "--debug-cwt", help="STLAR's CWT debugging: not supported, refused."),
 ) -> None:
     """Train a 1-D CNN HFO classifier from STLAR manifests.
 
@@ -53,11 +60,12 @@ def train_dl_command(
 
     At the end: training_metrics.json, training_params.json and training_curves.png.
     """
+    c.refuse_cwt(use_cwt, debug_cwt)
     from trainer.train_dl import train_dl
 
     cfg = c.TrainConfig(train=train, val=val, epochs=epochs, batch_size=batch_size, lr=lr,
                         weight_decay=weight_decay, out_dir=out_dir, num_workers=num_workers,
-                        model_type=model_type, patience=patience, min_delta=min_delta, no_plot=no_plot,
+                        model_type=model_type, fs=fs, patience=patience, min_delta=min_delta, no_plot=no_plot,
                         gui=gui, device=device, seed=seed, threads=threads)
     outcome = train_dl(cfg)
     if outcome.exit_code:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import InputError
+from shared.model_types import MODEL_NAMES, UNSUPPORTED_TYPES, choices
 from shared.rundir import DEFAULT_RUN_DIR
 
 # Defaults, compatible with STLAR's train-dl.
@@ -20,7 +21,8 @@ BATCH_SIZE = 64  # segments per optimiser step, >= 1
 LR = 1e-3  # Adam learning rate, >= 0 (0 trains nothing: useful to test early stopping)
 WEIGHT_DECAY = 1e-4  # Adam L2 penalty, >= 0
 NUM_WORKERS = 2  # data-loader worker processes, >= 0 (0 = load in the training process)
-MODEL_TYPE = 2  # 1 = simple 1-D CNN, 2 = ResNet-1D
+MODEL_TYPE = 2  # STLAR's numbers: 1 Simple 1-D CNN, 2 ResNet-1D, 3 InceptionTime, 4 HFO Transformer, 5 Spectrogram 2-D CNN
+FS = 4800.0  # the segments' sampling rate, Hz (> 0): recorded in the config and the export (STLAR's default)
 PATIENCE = 5  # early stop after this many epochs without a new best val loss, >= 0
 MIN_DELTA = 0.0  # a new best must beat the old best val loss by more than this (loss units), >= 0
 DEVICE = "auto"  # auto (cuda if available, else cpu), cpu, cuda or cuda:N
@@ -44,6 +46,7 @@ class TrainConfig:
     out_dir: str = DEFAULT_RUN_DIR
     num_workers: int = NUM_WORKERS
     model_type: int = MODEL_TYPE
+    fs: float = FS
     patience: int = PATIENCE
     min_delta: float = MIN_DELTA
     no_plot: bool = False
@@ -66,7 +69,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Return self if every option is in range, else raise InputError naming the option and the fix.
 
-        The model type is checked by `check_model_type`, separately: it needs the models, hence torch.
+        The model type is checked by `check_model_type`.
         """
         _int_at_least("--epochs", self.epochs, 1, "train for at least one epoch")
         _int_at_least("--batch-size", self.batch_size, 1, "use at least 1 segment per batch (e.g. 64)")
@@ -77,6 +80,9 @@ class TrainConfig:
         _finite_at_least("--lr", self.lr, "the learning rate must be >= 0 (e.g. 1e-3)")
         _finite_at_least("--weight-decay", self.weight_decay, "weight decay must be >= 0 (e.g. 1e-4; 0 = none)")
         _finite_at_least("--min-delta", self.min_delta, "the minimum improvement must be >= 0 (loss units)")
+        _finite_at_least("--fs", self.fs, "the sampling rate must be a positive number of Hz (e.g. 4800)")
+        if self.fs == 0:
+            raise InputError(f"--fs {self.fs}: the sampling rate must be a positive number of Hz (e.g. 4800)")
         check_device(self.device)
         for name, value in (("--train", self.train), ("--val", self.val), ("--out-dir", self.out_dir)):
             if not str(value).strip():
@@ -85,12 +91,19 @@ class TrainConfig:
 
 
 def check_model_type(model_type: Any) -> None:
-    # MODEL_TYPES lives beside the models, which import torch; the import is paid only when training.
-    from trainer.models import MODEL_TYPES
+    """Refuse STLAR's type 6 with its reason and any number that is no model type, listing the choices."""
+    if model_type in UNSUPPORTED_TYPES and not isinstance(model_type, bool):
+        raise InputError(f"--model-type {model_type}: {UNSUPPORTED_TYPES[model_type]}")
+    if isinstance(model_type, bool) or model_type not in MODEL_NAMES:
+        raise InputError(f"--model-type {model_type}: unknown model type; choose one of {choices()}")
 
-    if isinstance(model_type, bool) or model_type not in MODEL_TYPES:
-        choices = ", ".join(f"{k} ({v})" for k, v in MODEL_TYPES.items())
-        raise InputError(f"--model-type {model_type}: unknown model type; choose one of {choices}")
+
+def refuse_cwt(use_cwt: bool, debug_cwt: bool) -> None:
+    """STLAR's CWT options feed its type 6, which stlar-dl does not train: say so instead of ignoring them."""
+    for flag, given in (("--use-cwt", use_cwt), ("--debug-cwt", debug_cwt)):
+        if given:
+            raise InputError(f"{flag}: CWT scalogram input (STLAR's model type 6) is not supported by stlar-dl; "
+                             "drop the option and train on the raw segments with --model-type 1-5")
 
 
 def check_device(device: str) -> None:

@@ -49,6 +49,7 @@ class SegmentSet:
     manifest: Path  # absolute path of the manifest the set came from
     warnings: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)  # resolved segment file of each row, same order
+    lines: list[int] = field(default_factory=list)  # the manifest line of each row, same order
 
     def __len__(self) -> int:
         return len(self.segments)
@@ -71,7 +72,8 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
       process's working directory), because the original STLAR tool wrote cwd-relative paths.
     - Rows whose `label` is empty are skipped (the upstream tool leaves unscored detector output
       unlabelled); their segment files are not opened. One warning in the result counts them.
-    - Any other label than 0 or 1 (also written `"1.0"`, `" 0 "`, ...) is an error.
+    - Labels are 0 or 1 (also written `"1.0"`, `" 0 "`, ...) or False/True in any case; anything else
+      is an error.
     - Row problems are collected over the whole manifest; the error describes the first and lists the
       line numbers of the others, so one run of the validator shows the extent of the damage.
     - A set with one class only is valid (a validation set may be) but gets a warning.
@@ -89,6 +91,7 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
     segments: list[np.ndarray] = []
     labels: list[float] = []
     paths: list[Path] = []
+    line_numbers: list[int] = []
     unlabelled: list[int] = []
     problems: list[tuple[int, str]] = []  # (line, message) of each bad row
     n_rows = 0
@@ -122,7 +125,8 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
             continue
         label = _parse_label(raw_label)
         if label is None:
-            problems.append((line, f"label {raw_label!r} is not valid; labels must be 0 (not HFO) or 1 (HFO)"))
+            problems.append((line, f"label {raw_label!r} is not valid; labels must be 0 (not HFO) or 1 (HFO), "
+                                   "or False/True"))
             continue
         try:
             seg_path = _resolve_segment(row[path_col].strip(), manifest.parent, cwd)
@@ -133,6 +137,7 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
         segments.append(zscore(segment))
         labels.append(label)
         paths.append(seg_path)
+        line_numbers.append(line)
 
     if problems:
         line, message = problems[0]
@@ -168,6 +173,25 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
         manifest=manifest,
         warnings=warnings,
         paths=paths,
+        lines=line_numbers,
+    )
+
+
+def check_min_length(data: SegmentSet, min_samples: int, needed_by: str) -> None:
+    """Raise InputError naming the shortest segment if any has fewer than `min_samples` samples.
+
+    `needed_by` says who needs them, e.g. "--model-type 5 (Spectrogram 2-D CNN)".
+    """
+    short = [i for i, seg in enumerate(data.segments) if len(seg) < min_samples]
+    if not short:
+        return
+    i = min(short, key=lambda j: (len(data.segments[j]), j))
+    where = f"{data.manifest.name} line {data.lines[i]}" if data.lines else data.manifest.name
+    raise InputError(
+        f"{where}: segment {data.paths[i]} has only {len(data.segments[i])} samples (the shortest; {len(short)} "
+        f"segment(s) have fewer than {min_samples}); {needed_by} needs at least {min_samples} samples per "
+        f"segment; choose another "
+        f"--model-type or drop the short segments"
     )
 
 
@@ -231,7 +255,11 @@ def _read_header(reader, manifest: Path) -> tuple[list[str], int]:
 
 
 def _parse_label(raw: str) -> float | None:
-    """Return 0.0 or 1.0 for the accepted spellings ("1", "0", "1.0", "0.0", ...), else None."""
+    """Return 0.0 or 1.0 for the accepted spellings ("1", "0", "1.0", "0.0", ... and "True"/"False" in any
+    case, as pandas writes a boolean column), else None."""
+    boolean = {"true": 1.0, "false": 0.0}.get(raw.lower())
+    if boolean is not None:
+        return boolean
     try:
         value = float(raw)
     except ValueError:

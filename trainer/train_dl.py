@@ -29,6 +29,7 @@ from shared.diagnostics import Settings
 from shared.errors import InputError, LogWriteError, RunDirError, StlarError
 from shared.history import History
 from shared.logwriter import LogWriter
+from shared.model_types import MIN_SAMPLES, model_name
 from shared.records import END, SCHEMA_VERSION, START
 from shared.rundir import CHECKPOINT_NAME, CURVES_NAME, LOG_NAME, METRICS_NAME, PARAMS_NAME
 from shared.version import __version__
@@ -101,16 +102,19 @@ def train_dl(
     printer = printer or Printer()
     g = printer.glyphs
     cfg.validate()
+    check_model_type(cfg.model_type)
 
     # ---- 1. validate everything before writing anything ---------------------------------------------------
-    from trainer.data import load_manifest, make_loader
+    from trainer.data import check_min_length, load_manifest, make_loader
 
     train_set = load_manifest(cfg.train, cwd=cwd)
     val_set = load_manifest(cfg.val, cwd=cwd)
     if len(train_set) < 2:
         raise InputError(f"--train {cfg.train}: only {len(train_set)} labelled segment; training needs at least 2")
 
-    check_model_type(cfg.model_type)
+    for data_set in (train_set, val_set):
+        check_min_length(data_set, MIN_SAMPLES[cfg.model_type],
+                         f"--model-type {cfg.model_type} ({model_name(cfg.model_type)})")
     import torch
 
     from trainer.checkpoint import save_checkpoint
