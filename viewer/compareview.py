@@ -7,6 +7,7 @@ curves and the table's rows (the same cells `stlar-dl runs` prints, named by the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,20 @@ PANEL_LEFT, PANEL_WIDTH, PANEL_TOP = 0.07, 0.9, 0.93  # figure fractions; the pa
 ROW_HEIGHT, TABLE_X, TABLE_BOTTOM, XLABEL_ROOM = 0.021, 0.035, 0.02, 0.075  # figure fractions
 MAX_ROWS = 15  # table rows shown; more runs are counted in a last line (`stlar-dl runs` lists them all)
 SWATCH = "■"
+HIGHLIGHT = "#fff3b0"  # the highlighted row's background
+
+
+def short_paths(paths: Sequence[Path]) -> dict[Path, str]:
+    """Each path from the folder that holds all of them (`sweep/lr1e-3`, not `/home/.../sweep/lr1e-3`): the
+    title names the folders compared, and every character of the table costs drawing time."""
+    try:
+        common = Path(os.path.commonpath([os.path.abspath(p) for p in paths])) if paths else None
+    except ValueError:  # different drives (Windows)
+        common = None
+    if common is None:
+        return {p: str(p) for p in paths}
+    base = common.parent
+    return {p: os.path.relpath(os.path.abspath(p), base) for p in paths}
 
 
 class CompareView:
@@ -76,7 +91,9 @@ class CompareView:
             picked = [p for p in pairs[MAX_ROWS:] if p[0].key == self.panel.highlighted]
             # The highlighted run's row stays in view, in place of the last row.
             pairs = pairs[:MAX_ROWS - 1] + picked if picked else pairs[:MAX_ROWS]
-        lines = render(head, [compare_cells(s, self.labels[r.key], self.metric, r.history) for r, s in pairs])
+        where = short_paths([s.path for s in summaries])
+        lines = render(head, [compare_cells(s, self.labels[r.key], self.metric, r.history, where[s.path])
+                              for r, s in pairs])
         hidden = len(runs) - len(pairs)
         # The table takes the room its rows need; the panel gets the rest (a compare of two runs is mostly
         # curves, one of fifteen mostly table).
@@ -101,13 +118,14 @@ class CompareView:
                 text.set_text("  " + lines[i + 2])
                 on = self.panel.highlighted == run.key
                 text.set_fontweight("bold" if on else "normal")
-                text.set_backgroundcolor("#fff3b0" if on else "none")
+                # A background box only where it shows: an invisible one still costs a patch draw per row.
+                text.set_bbox({"facecolor": HIGHLIGHT, "edgecolor": HIGHLIGHT, "pad": 1} if on else None)
                 swatch.set_gid(run.key)
                 text.set_gid(run.key)
             else:
                 swatch.set_text("")
                 text.set_text("")
-                text.set_backgroundcolor("none")
+                text.set_bbox(None)
                 swatch.set_gid(None)
                 text.set_gid(None)
         self.more.set_position((TABLE_X, top - ROW_HEIGHT * (len(pairs) + 1.2)))

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.history import History
 from shared.logends import read_ends
@@ -27,8 +28,10 @@ from shared.logreader import NewRun, read_log
 from shared.records import Record
 from shared.rundir import LOG_NAME
 from viewer.discover import find_runs, is_archived
-from viewer.follow import Follower
 from viewer.runsummary import RunSummary, summarize
+
+if TYPE_CHECKING:
+    from viewer.follow import Follower
 
 RESCAN_SECONDS = 2.0  # how soon a run that starts under a compared folder joins (a walk of the folders)
 
@@ -52,6 +55,12 @@ class Run:
         """The run's row at Unix time `now` (its whole history is read: best values are exact)."""
         path = self.path if self.path is not None else Path("(archived: folder not found yet)")
         return summarize(path, self.history, now, whole=True, archived=self.archived)
+
+
+def _follower(path: Path, poll: bool) -> Follower:
+    from viewer.follow import Follower  # watchdog loads only where runs are followed (not for a PNG)
+
+    return Follower(path, poll=poll)
 
 
 def _ident(path: Path) -> tuple[int, int] | None:
@@ -97,7 +106,7 @@ class RunSet:
         self.on_warning = on_warning
         self.runs: list[Run] = []
         self.wake = threading.Event()  # set from observer threads on any file event of a followed run
-        self._follower_factory = follower_factory or (lambda path: Follower(path, poll=poll))
+        self._follower_factory = follower_factory or (lambda path: _follower(path, poll))
         self._find = find
         self._clock = clock
         self._by_path: dict[str, Run] = {}

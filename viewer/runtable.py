@@ -94,15 +94,16 @@ def as_json(s: RunSummary, options: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def compare_cells(s: RunSummary, run_label: str, metric: str, history: History) -> list[str]:
-    """A compare table row: the run named by its differing options, then what `runs` says of it."""
+def compare_cells(s: RunSummary, run_label: str, metric: str, history: History, where: str | None = None) -> list[str]:
+    """A compare table row: the run named by its differing options, then what `runs` says of it (`where`:
+    the path as shown, by default the run's path)."""
     best = fmt_best_loss(s)
     if metric == VAL_LOSS:
         extra = fmt_auroc(s)
     else:
         point = best_point(history, metric)
         extra = f"{point[1]:.4g} @ {point[0]}" if point else "—"
-    return [run_label, s.status, fmt_epochs(s), best, extra, fmt_run_duration(s), str(s.path)]
+    return [run_label, s.status, fmt_epochs(s), best, extra, fmt_run_duration(s), where or str(s.path)]
 
 
 def compare_headers(metric: str) -> list[str]:
