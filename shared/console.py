@@ -101,15 +101,17 @@ END_TITLES = {
 }
 
 
-def end_block(reason: str | None, best_epoch: int | None, best_val_loss: float | None) -> list[str]:
-    """The closing banner with the best epoch; `reason` None means the run ended without an end record."""
+def end_block(reason: str | None, best_epoch: int | None, best_val_loss: float | None,
+              extra: Sequence[str] = ()) -> list[str]:
+    """The closing banner with the best epoch (and `extra` lines about it: the decision threshold); `reason`
+    None means the run ended without an end record."""
     title = END_TITLES.get(reason or "", "Training ended without an end record (crashed or killed)")
     best = (
         f"Best epoch: {best_epoch} | Best val loss: {fmt_loss(best_val_loss)}"
         if best_epoch is not None
         else "No epoch finished with a finite val loss"
     )
-    return ["", RULE, title, best, RULE]
+    return ["", RULE, title, best, *extra, RULE]
 
 
 NOTHING_TO_JUDGE = "Nothing to judge: no epoch finished"

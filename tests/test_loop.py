@@ -110,7 +110,11 @@ def test_three_epochs_record_and_print_in_stlars_shape():
         validate(r)  # every record the loop writes is a valid record of its type
     first = epochs[0]
     assert first["best"] and first["best_epoch"] == 1 and first["lr"] == 1e-2
-    assert set(first["metrics"]) == {"val_accuracy", "val_auroc"}
+    assert set(first["metrics"]) == {"val_accuracy", "val_auroc", "val_precision", "val_recall", "val_f1",
+                                     "val_threshold", "val_threshold_precision", "val_threshold_recall",
+                                     "val_threshold_f1", "val_tp", "val_fp", "val_fn", "val_tn"}
+    m = first["metrics"]
+    assert m["val_tp"] + m["val_fp"] + m["val_fn"] + m["val_tn"] == 16  # two validation batches of 8
     assert 0 <= first["metrics"]["val_accuracy"] <= 1 and 0 <= first["metrics"]["val_auroc"] <= 1
     assert epochs[-1]["val_loss"] < epochs[0]["val_loss"]  # it learns the toy task
     assert h.printer.out[0].startswith("Epoch 1/3 | Train: ") and "| Δ: +0.0000" in h.printer.out[0]
@@ -213,7 +217,8 @@ def test_a_non_finite_train_loss_diverges_at_once():
     assert st.message == "The train loss became non-finite at batch 3 of epoch 2; lower --lr 10x (0.01 -> 1e-3)"
     last = h.of("epoch")[-1]
     assert last["epoch"] == 2 and math.isnan(last["train_loss"]) and math.isnan(last["val_loss"])
-    assert last["metrics"] == {"val_accuracy": None, "val_auroc": None} and not last["best"]
+    assert {"val_accuracy", "val_auroc", "val_threshold", "val_f1"} <= set(last["metrics"]) and not last["best"]
+    assert set(last["metrics"].values()) == {None}  # no validation on a diverged model: no metric at all
     assert h.printer.out[-1] == "⚠️  Training diverged: the train loss became non-finite at batch 3 of epoch 2"
     assert len(h.of("progress")) == 0
 

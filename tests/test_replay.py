@@ -64,6 +64,14 @@ def test_no_window_prints_the_trainers_epoch_lines_and_its_final_report(tmp_path
 
     report = "📊 Training Diagnostics:"
     assert block(replayed.stdout, report) == block(trained.stdout, report)
+    # The end block, with the best epoch's decision threshold and confusion matrix, reads the same too.
+    ended = trained.stdout.splitlines()
+    i = ended.index("Training complete!")
+    end_block = ended[i:ended.index("=" * 60, i)]
+    assert any(line.startswith("  Confusion matrix at ") for line in end_block)
+    replayed_lines = replayed.stdout.splitlines()
+    j = replayed_lines.index("Training complete!")
+    assert replayed_lines[j:j + len(end_block)] == end_block
     trainer_epochs = [line for line in trained.stdout.splitlines() if line.startswith("Epoch ")]
     replay_epochs = [line for line in replayed.stdout.splitlines() if line.startswith("Epoch ")]
     assert replay_epochs == trainer_epochs and len(replay_epochs) == 6

@@ -19,7 +19,7 @@ import torch
 from shared.console import RULE, THIN_RULE
 from shared.records import validate
 from shared.stopfile import request_stop
-from trainer.checkpoint import load_model
+from trainer.checkpoint import load_checkpoint, load_model
 from trainer.data import load_manifest, pad_batch
 from trainer_helpers import (  # noqa: F401 - fixtures
     finish,
@@ -58,8 +58,12 @@ def assert_console_shape(stdout: str, out: str, reason_title: str, plot: bool = 
         j += 1
     assert lines[j:j + 3] == ["", RULE, reason_title], lines[j:]
     assert re.fullmatch(r"Best epoch: \d+ \| Best val loss: \d+\.\d{4}", lines[j + 3])
-    assert lines[j + 4] == RULE
-    k = j + 5
+    k = j + 4
+    if lines[k].startswith("Decision threshold: "):  # the threshold, its calls at 0.5, the confusion matrix
+        assert lines[k + 1].startswith("  at 0.5 instead: ") and lines[k + 2].startswith("  Confusion matrix at ")
+        k += 3
+    assert lines[k] == RULE
+    k += 1
     if lines[k] != "":  # the stop/interrupt message under the banner
         k += 1
     assert lines[k] == ""
@@ -117,7 +121,20 @@ def test_a_short_real_run(real_run, tiny_data):
     assert metrics["val_loss"] == [r["val_loss"] for r in epochs]
     assert (metrics["best_epoch"], metrics["best_val_loss"]) == (end["best_epoch"], end["best_val_loss"])
     assert metrics["stop_reason"] == "completed" and metrics["epochs_run"] == 3
-    assert set(metrics["metrics"]) == {"val_accuracy", "val_auroc"}
+    assert set(metrics["metrics"]) == {"val_accuracy", "val_auroc", "val_precision", "val_recall", "val_f1",
+                                       "val_threshold", "val_threshold_precision", "val_threshold_recall",
+                                       "val_threshold_f1", "val_tp", "val_fp", "val_fn", "val_tn"}
+    # The best epoch's decision threshold, the same in the log, training_metrics.json, best.pt and the report.
+    best = next(r for r in epochs if r["epoch"] == end["best_epoch"])["metrics"]
+    matrix = metrics["confusion_matrix"]
+    assert metrics["threshold"] == best["val_threshold"] and metrics["threshold_epoch"] == end["best_epoch"]
+    assert matrix == {"tp": best["val_tp"], "fp": best["val_fp"], "fn": best["val_fn"], "tn": best["val_tn"]}
+    assert sum(matrix.values()) == 12 and matrix["tp"] + matrix["fn"] == 6
+    assert (metrics["precision"], metrics["recall"], metrics["f1"]) == (
+        best["val_threshold_precision"], best["val_threshold_recall"], best["val_threshold_f1"])
+    assert load_checkpoint(run / "best.pt")["config"]["threshold"] == best["val_threshold"]
+    assert (f"  Confusion matrix at {best['val_threshold']:.4f}: TP {matrix['tp']} | FP {matrix['fp']} | "
+            f"FN {matrix['fn']} | TN {matrix['tn']}") in proc.stdout.splitlines()
     params = json.loads((run / "training_params.json").read_text())
     assert params["lr"] == 1e-3 and params["n_train"] == 48 and params["device"] == "cpu"
     assert (run / "training_curves.png").read_bytes()[:4] == b"\x89PNG"

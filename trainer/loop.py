@@ -39,6 +39,7 @@ from shared.records import EPOCH, PROGRESS, STOP_REQUESTED
 from trainer.console import ListPrinter, Printer
 from trainer.interrupt import describe
 from trainer.metrics import accuracy, auroc
+from trainer.threshold import sigmoid, threshold_metrics
 
 PROGRESS_EVERY_S = 2.0  # at most one progress record per this many seconds (and one per batch at most)
 
@@ -74,6 +75,7 @@ class LoopState:
     signal_noted: bool = False  # a signal after a stop-file stop was acknowledged
     early: EarlyStopping = field(default_factory=EarlyStopping)
     saved: tuple[int, float] | None = None  # (epoch, val loss) of the weights best.pt holds, once saved
+    threshold: float | None = None  # the F1-maximising decision threshold of the epoch being saved as best
 
 
 def train_loop(
@@ -153,7 +155,8 @@ def train_loop(
         train_loss = loss_sum / seen if seen else math.nan
 
         # ---- validation phase: loss, accuracy and AUROC on the whole validation set ------------------------
-        val_loss, metrics = math.nan, {"val_accuracy": None, "val_auroc": None}
+        val_loss = math.nan
+        metrics = {"val_accuracy": None, "val_auroc": None, **threshold_metrics(np.empty(0), np.empty(0))}
         if diverged_at is None:
             model.eval()
             v_sum, v_seen, logits_all, labels_all = 0.0, 0, [], []
@@ -177,12 +180,14 @@ def train_loop(
             val_loss = v_sum / v_seen if v_seen else math.nan
             if logits_all:
                 logits_np, labels_np = np.concatenate(logits_all), np.concatenate(labels_all)
-                metrics = {"val_accuracy": accuracy(logits_np, labels_np), "val_auroc": auroc(logits_np, labels_np)}
+                metrics = {"val_accuracy": accuracy(logits_np, labels_np), "val_auroc": auroc(logits_np, labels_np),
+                           **threshold_metrics(sigmoid(logits_np), labels_np)}
         printer.epoch_end()
 
         # ---- early stopping bookkeeping and checkpoint ------------------------------------------------------
         is_best, should_stop = st.early.update(epoch, val_loss)
         if is_best:
+            st.threshold = metrics.get("val_threshold")  # best.pt's config carries it: see LoopState.threshold
             with io.critical():  # best.pt is on disk before the epoch record says best: true
                 io.save_checkpoint(epoch, val_loss)
             st.saved = (epoch, val_loss)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.atomic import write_json
+from shared.decision import decision_of
 from shared.history import History
 
 
@@ -30,6 +31,10 @@ def metrics_dict(history: History, reason: str) -> dict[str, Any]:
         "lr": list(history.lr),
         "seconds": list(history.seconds),
         "run_id": history.run_id,
+        # The best epoch's decision threshold (max F1 on validation) and its confusion matrix; null if none.
+        **(decision.as_json() if (decision := decision_of(history)) else
+           {"threshold": None, "threshold_epoch": None, "confusion_matrix": None, "precision": None,
+            "recall": None, "f1": None}),
     }
 
 

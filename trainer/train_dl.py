@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.console import banner, diagnostic_report, end_block
+from shared.decision import decision_lines, decision_of
 from shared.diagnostics import Settings
 from shared.errors import InputError, LogWriteError, RunDirError, StlarError
 from shared.history import History
@@ -184,8 +185,11 @@ def train_dl(
                     config_record = cfg.as_record()
                     io = LoopIO(
                         write_record=write_record,
+                        # config["threshold"]: the saved epoch's F1-maximising decision threshold (None
+                        # when validation had no positives), so a detector can be set from best.pt alone.
                         save_checkpoint=lambda epoch, val_loss: save_checkpoint(
-                            rd.checkpoint, model, cfg.model_type, epoch, val_loss, config_record),
+                            rd.checkpoint, model, cfg.model_type, epoch, val_loss,
+                            dict(config_record, threshold=state.threshold)),
                         stop_requested=stop.poll,
                         read_stop=stop.read,
                         interrupt_requested=interrupts,
@@ -239,7 +243,7 @@ def _finish(cfg: TrainConfig, printer: Printer, history: History, reason: str, m
             best_epoch: int | None, best_val: float | None) -> StlarError | None:
     """Write metrics, params and curves and print the end of the console block; return a write error."""
     g, out, rd = printer.glyphs, cfg.out_dir, Path(cfg.out_dir)
-    printer.lines(end_block(reason, best_epoch, best_val))
+    printer.lines(end_block(reason, best_epoch, best_val, decision_lines(decision_of(history))))
     if reason in ("failed", "interrupted", "stopped") and message:
         printer.line(message)
     printer.line()

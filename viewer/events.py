@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.console import UNICODE, Glyphs, asciify, fmt_loss, fmt_signed, warning_lines
 from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Plateau, Settings, diagnose
+from shared.decision import decision_lines, decision_of
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, SCHEMA_VERSION, START, STOP_REQUESTED, Record
@@ -57,6 +58,15 @@ def epoch_event(record: Record, g: Glyphs = UNICODE) -> str:
     return line
 
 
+def end_line(record: Record) -> str:
+    """`Run ended: completed after 12 epochs, best epoch 9 (val loss 0.3348): Trained all 12 epochs`."""
+    best = (f", best epoch {record['best_epoch']} (val loss {fmt_loss(record['best_val_loss'])})"
+            if record["best_epoch"] is not None else "")
+    line = f"Run ended: {record['reason']} after {record['epochs_run']} epochs{best}"
+    message = " ".join(str(record["message"]).split())
+    return line + (f": {message}" if message else "")
+
+
 def _who(stop: dict[str, Any] | None) -> str:
     by = (stop or {}).get("by")
     return f" by {by}" if by else ""
@@ -98,11 +108,7 @@ class Events:
         if rtype == STOP_REQUESTED:
             return [f"Stop requested{_who(record['stop'])}: the trainer stops after epoch {record['epoch']}"]
         if rtype == END:
-            best = (f", best epoch {record['best_epoch']} (val loss {fmt_loss(record['best_val_loss'])})"
-                    if record["best_epoch"] is not None else "")
-            line = f"Run ended: {record['reason']} after {record['epochs_run']} epochs{best}"
-            message = " ".join(str(record["message"]).split())
-            return [line + (f": {message}" if message else "")]
+            return [end_line(record), *decision_lines(decision_of(history))]
         return []
 
     def catch_up(self, items: list[Record | NewRun], keep: int = CATCH_UP_EPOCHS) -> int:

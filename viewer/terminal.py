@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TextIO
 
 from shared.console import asciify, diagnostic_report, end_block, epoch_line, glyphs_for, new_best_line
+from shared.decision import decision_lines, decision_of
 from shared.diagnostics import Settings
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, Record
 from shared.rundir import RunDir
-from viewer.events import Events
+from viewer.events import Events, end_line
 from viewer.follow import Follower
 from viewer.status import CRASHED, STALLED, WAITING, Status, status_of
 
@@ -67,11 +68,12 @@ class ConsolePrinter:
                 skip -= 1
                 for text in self.events.warnings(self.history) if skip < 0 else ():
                     self.line(text)
+            elif item["type"] == END:
+                self.line(end_line(item))  # the decision threshold follows in the report's end block
+                self.report(item["reason"])
             else:
                 for text in self.events.lines(item, self.history):
                     self.line(text)
-            if item["type"] == END:
-                self.report(item["reason"])
         return added
 
     def warning(self, text: str) -> None:
@@ -80,7 +82,7 @@ class ConsolePrinter:
     def report(self, reason: str | None) -> None:
         """The trainer's closing block and diagnostic report; `reason` None for a run without an end record."""
         h = self.history
-        self.line("\n".join(end_block(reason, h.best_epoch, h.best_val_loss)))
+        self.line("\n".join(end_block(reason, h.best_epoch, h.best_val_loss, decision_lines(decision_of(h)))))
         self.line("\n".join(diagnostic_report(h.train_loss, h.val_loss, Settings.from_config(h.config), self.g,
                                                h.epochs)))
 
