@@ -186,8 +186,21 @@ class Plateau:
         return self.firing
 
     def extend(self, epochs: Sequence[int], values: Sequence[float]) -> bool:
+        """`update` for each epoch in turn, in one tight loop: a first frame of 100,000 epochs feeds them all
+        (one `update` call each was ~0.1 s of it)."""
+        best, best_epoch, improved, wait = self.best, self.best_epoch, self.improved, self.wait
+        lowest, lowest_epoch, last, delta = self.lowest, self.lowest_epoch, self.last_epoch, self.min_improvement
         for epoch, value in zip(epochs, values):
-            self.update(epoch, value)
+            last = epoch
+            if value < best - delta:  # False for NaN
+                improved = best_epoch is not None
+                best, best_epoch, wait = value, epoch, 0
+            else:
+                wait += 1
+            if value < lowest:
+                lowest, lowest_epoch = value, epoch
+        self.best, self.best_epoch, self.improved, self.wait = best, best_epoch, improved, wait
+        self.lowest, self.lowest_epoch, self.last_epoch = lowest, lowest_epoch, last
         return self.firing
 
     @property

@@ -35,6 +35,7 @@ from shared.history import History
 MAX_POINTS = 2000  # points per line at most; more are drawn as a min/max band (`envelope`) ...
 POINTS_PER_PIXEL = 2  # ... as are more than this many per pixel of the panel's width (a band has a min and a
 # max per pixel)
+TICKS = 5  # tick intervals per axis at most (matplotlib's MaxNLocator nbins)
 MARKER_EPOCHS = 60  # up to this many epochs each point gets a dot, so 1 or 2 epochs are visible
 
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:red"
@@ -186,8 +187,11 @@ class DiagnosticFigure:
         a.legend(loc="upper left", fontsize=8)
 
         for a in axes:
-            a.xaxis.set_major_locator(MaxNLocator(integer=True))
+            # At most TICKS ticks per axis: every tick is a label drawn glyph by glyph and a grid line, and
+            # matplotlib's default of up to 9 made ticks and their text most of a first frame's time.
+            a.xaxis.set_major_locator(MaxNLocator(nbins=TICKS, integer=True))
             a.xaxis.set_major_formatter(FuncFormatter(epoch_tick))
+            a.yaxis.set_major_locator(MaxNLocator(nbins=TICKS))
             a.grid(True, alpha=0.25)
         self._curves = (self.train_line, self.val_line, self.impr_line, self.gap_line, self.train_spread_line,
                         self.val_spread_line)

@@ -140,3 +140,20 @@ def test_rolling_spread_of_rows_is_each_row_alone():
     window = a[10:15]
     fit = np.polyval(np.polyfit(t, window, 1), t)
     assert both[0][14] == pytest.approx(np.sqrt(np.mean((window - fit) ** 2)), abs=1e-12)
+
+
+def test_plateau_extend_is_update_epoch_by_epoch():
+    from shared.diagnostics import Plateau
+
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        values = list(np.round(0.5 - np.cumsum(rng.normal(0.0005, 0.002, 40)), 4))
+        for i in rng.choice(40, 3):
+            values[i] = NAN
+        epochs = list(range(1, 41))
+        one, bulk = Plateau(), Plateau()
+        fired = [one.update(e, v) for e, v in zip(epochs, values)][-1]
+        cut = int(rng.integers(0, 40))
+        bulk.extend(epochs[:cut], values[:cut])
+        assert bulk.extend(epochs[cut:], values[cut:]) == fired
+        assert vars(bulk) == vars(one), trial
