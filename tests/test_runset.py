@@ -121,6 +121,15 @@ def test_a_live_run_archived_while_followed_keeps_its_curves(tmp_path):
     assert runset.following == 0
 
 
+def test_an_archived_run_without_an_end_record_is_read_once_not_followed(tmp_path):
+    crashed = Trainer(tmp_path / "models" / "archive" / "20261203-101500_abc")
+    crashed.epochs(2)
+    with RunSet([tmp_path]) as runset:
+        (run,) = runset.runs
+        assert run.archived and run.history.n_epochs == 2 and runset.following == 0
+        assert run.summary(time.time()).status == "crashed"
+
+
 def test_a_png_compare_reads_each_log_once_and_follows_nothing(tmp_path):
     Trainer(tmp_path / "a").epochs(2)
     with RunSet([tmp_path], live=False) as runset:

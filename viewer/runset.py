@@ -215,10 +215,11 @@ class RunSet:
         self.runs.append(run)
         self._by_path[key] = run
         # Read it once; only a run without its end record gets a follower (and its thread): a finished run's
-        # log never grows, and a compare of a hundred finished runs should not start a hundred observers.
+        # log never grows, and a compare of a hundred finished runs should not start a hundred observers. Nor
+        # does an archived one's: the trainer moved it aside to start another run.
         records, _ = read_log(log, latest_progress=True)  # a history keeps only the latest progress
         run.history.extend(records)
-        if not self.live or run.history.end is not None:
+        if not self.live or run.history.end is not None or run.archived:
             run.log_ident = _ident(log)
             return True
         run.history = History()  # the follower reads the log again from its start, records and all
