@@ -41,7 +41,9 @@ def run_colour(index: int) -> str:
 def metric_title(metric: str) -> str:
     if metric == VAL_LOSS:
         return "Validation loss (solid) and training loss (dashed)"
-    return metric.replace("_", " ").replace("val ", "validation ").replace("auroc", "AUROC")
+    text = metric.replace("_", " ").replace("val ", "validation ").replace("train ", "training ")
+    text = text.replace("auroc", "AUROC")
+    return text[:1].upper() + text[1:]
 
 
 def thin(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
