@@ -26,8 +26,8 @@ from benchmarks.context import Context  # noqa: E402
 from benchmarks.table import MISS, Row, markdown_table, text_table  # noqa: E402
 
 # In run order: the shared-only figures first, the long trainer runs last.
-MODULES = ("attach", "vs_tensorboard", "update_cost", "memory", "idle", "compare", "latency", "trainer_overhead",
-           "throughput")
+MODULES = ("attach", "vs_tensorboard", "update_cost", "memory", "long_log", "idle", "compare", "latency",
+           "trainer_overhead", "throughput")
 
 
 def machine() -> dict[str, str]:
@@ -47,7 +47,7 @@ def machine() -> dict[str, str]:
         pass
     load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     versions = {"python": platform.python_version()}
-    for name in ("numpy", "matplotlib", "orjson", "watchdog", "torch", "tensorboard"):
+    for name in ("numpy", "matplotlib", "orjson", "msgspec", "watchdog", "torch", "tensorboard"):
         try:
             versions[name] = importlib.import_module(name).__version__
         except Exception:  # noqa: BLE001 - an optional peer that is missing or broken is just not listed
@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only these: {', '.join(MODULES)}")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table as Markdown")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every row with its samples")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="an older source tree (a git worktree): long_log runs its commands alternated with ours")
+    parser.add_argument("--trainer-pairs", type=int, metavar="N",
+                        help="rounds of the paired trainings (default 10; each is 4 demo trainings)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     names = [m for m in MODULES if not args.only or m in args.only]
@@ -112,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="stlar-dl-bench-") as tmp:
         ctx = Context.create(args.quick, Path(tmp))
+        ctx.baseline = args.baseline.resolve() if args.baseline else None
+        if args.trainer_pairs:
+            ctx.trainer_pairs = args.trainer_pairs
         rows, errors = run_all(ctx, names)
     info["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     mode = "quick" if args.quick else "full"

@@ -18,11 +18,17 @@ FIGURES = (  # the issue's table, in the names the benchmarks print
     "attach vs TensorBoard (load all points)",
     "update cost vs history",
     "viewer memory (replay --png peak RSS)",
+    "replay --png wall time",
+    "week-long log: stop, wall",
+    "week-long log: stop, peak RSS",
+    "week-long log: replay --png, peak RSS",
+    "week-long log: watch --no-window, peak RSS",
     "viewer idle CPU, watch --no-window",
     "live latency, native file events",
     "live latency, --poll",
     "trainer overhead (train-dl / protocol off)",
     "throughput, train-dl",
+    "train-dl / plain loop throughput, default threads",
     "throughput, plain PyTorch loop",
 )
 
