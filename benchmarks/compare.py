@@ -85,7 +85,7 @@ def _rows(figure: str, walls: list[float], cpus: list[float], target: float, not
 
 def run(ctx: Context) -> list[Row]:
     repeats = 2 if ctx.quick else 5
-    n_png, n_list, epochs = (5, 40, 200) if ctx.quick else (20, 300, 1000)
+    n_png, n_list, epochs = (3, 20, 100) if ctx.quick else (20, 300, 1000)
     quick = "quick: " if ctx.quick else ""
 
     ctx.say(f"writing {n_list} runs of {epochs:,} epochs")
@@ -106,7 +106,7 @@ def run(ctx: Context) -> list[Row]:
 
 def _live(ctx: Context) -> Row:
     n = 3 if ctx.quick else 10
-    seconds = 4.0 if ctx.quick else 30.0
+    seconds = 3.0 if ctx.quick else 30.0
     figure = f"live compare of {n} runs vs {n} watch --no-window (CPU ratio)"
     if not sys.platform.startswith("linux"):
         return Row(figure, unit="x", target=("<=", 1.0), skipped="needs Linux (/proc)")

@@ -30,6 +30,9 @@ FIGURES = (  # the issue's table, in the names the benchmarks print
     "throughput, train-dl",
     "train-dl / plain loop throughput, default threads",
     "throughput, plain PyTorch loop",
+    "runs, ",
+    "compare --png, ",
+    "live compare of ",
 )
 
 
