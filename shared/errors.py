@@ -15,3 +15,7 @@ class RunDirError(StlarError):
 
 class LogWriteError(StlarError):
     """Appending to the training log failed (disk full, permissions); the log keeps only complete records."""
+
+
+class ExportError(StlarError):
+    """An exported model does not reproduce its checkpoint, or cannot be written; nothing is left behind."""

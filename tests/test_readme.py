@@ -47,3 +47,23 @@ def test_jq_example(run_in_models):
     command = next(line for line in fenced("bash", "jq ").splitlines() if line.startswith("jq "))
     out = subprocess.run(command, shell=True, capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["1\t0.6\t0.65", "2\t0.5\t", "3\t0.4\t0.45"]
+
+
+def test_using_the_model_in_stlar(tmp_path, monkeypatch):
+    # The README's Python block runs as shown against a real export of a real checkpoint.
+    import torch
+
+    from trainer.checkpoint import save_checkpoint
+    from trainer.export import export
+    from trainer.models import build_model
+
+    (tmp_path / "models").mkdir()
+    save_checkpoint(tmp_path / "models" / "best.pt", build_model(1).eval(), 1, epoch=1, val_loss=0.5, config={})
+    export(tmp_path / "models", say=lambda line: None)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(fenced("python", "torch.jit.load"), scope)
+    assert scope["probs"].shape == (3,) and scope["threshold"] == 0.5
+    assert scope["is_hfo"].dtype == torch.bool
+    commands = [line.split("#")[0].split() for line in fenced("bash", "stlar-dl export").splitlines()]
+    assert commands[0] == ["stlar-dl", "export", "models"]

@@ -7,6 +7,8 @@ Options are parsed here and handed on; library code raises StlarError for anythi
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from shared.rundir import DEFAULT_RUN_DIR
@@ -109,8 +111,37 @@ def demo_command(
         raise typer.Exit(outcome.exit_code)
 
 
+def export_command(
+    target: str = typer.Argument(..., metavar="RUN_DIR|best.pt", show_default=False,
+                                 help="A run dir (its best.pt is exported) or a checkpoint file."),
+    ts: Optional[str] = typer.Option(None, "--ts", metavar="FILE", show_default=False,
+                                     help="TorchScript file to write; default model_torchscript.pt beside the checkpoint."),
+    onnx: Optional[str] = typer.Option(None, "--onnx", metavar="FILE", show_default=False,
+                                       help="Also write ONNX (dynamic batch and length) to FILE; needs "
+                                            "pip install 'stlar-dl[onnx]'."),
+    example_len: int = typer.Option(2000, "--example-len", metavar="SAMPLES",
+                                    help="Length of the example window the ONNX exporter traces with; the "
+                                         "exports accept any length the model does."),
+) -> None:
+    """Export a checkpoint for STLAR's DL detection: TorchScript (and optionally ONNX) plus a JSON beside it.
+
+    Each file is loaded back and must give the checkpoint's probabilities (max difference 1e-5) on random
+    windows of several batch sizes and lengths before it is kept. The JSON carries the decision threshold,
+    the sampling rate and the input contract: (batch, 1, length) float32, each window z-scored on its own;
+    output logits (batch, 1), P(HFO) = sigmoid.
+    """
+    from trainer.export import export
+
+    result = export(target, ts=ts, onnx=onnx, example_len=example_len, say=typer.echo)
+    for path in result.files:
+        if path.suffix == ".json":
+            typer.echo(f"Wrote {path}")
+    typer.echo(f"Decision threshold: {result.threshold:g} ({result.threshold_source})")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `train-dl`, `demo-data` and `demo` to the `stlar-dl` app."""
+    """Add `train-dl`, `demo-data`, `demo` and `export` to the `stlar-dl` app."""
     app.command("train-dl", epilog=EXIT_HELP)(train_dl_command)
     app.command("demo-data")(demo_data_command)
     app.command("demo")(demo_command)
+    app.command("export")(export_command)
