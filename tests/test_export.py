@@ -83,7 +83,7 @@ def test_a_threshold_chosen_in_training_travels(tmp_path):
     result = export(tmp_path / "run" / "best.pt", say=lambda line: None)
     meta = json.loads((tmp_path / "run" / "model_torchscript.json").read_text())
     assert result.threshold == meta["threshold"] == 0.37
-    assert meta["threshold_source"] == "chosen by training (best.pt config, epoch 3)"
+    assert meta["threshold_source"] == "chosen in training: maximises F1 on the validation set at epoch 3"
 
 
 def test_a_threshold_in_the_metrics_of_the_same_run_travels(tmp_path):

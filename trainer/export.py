@@ -149,13 +149,14 @@ def decision_threshold(data: dict[str, Any], ckpt_path: Path) -> tuple[float, st
     """The decision threshold training chose and where it comes from, or 0.5 and "not chosen"."""
     value = (data.get("config") or {}).get("threshold")
     if _probability(value):
-        return float(value), f"chosen by training (best.pt config, epoch {data.get('epoch')})"
+        return float(value), f"chosen in training: maximises F1 on the validation set at epoch {data.get('epoch')}"
     metrics_path = ckpt_path.parent / METRICS_NAME
     with contextlib.suppress(OSError, ValueError, AttributeError):
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
         # Only the metrics of the run that wrote this checkpoint: same best epoch.
         if _probability(metrics.get("threshold")) and metrics.get("best_epoch") == data.get("epoch"):
-            return float(metrics["threshold"]), f"chosen by training ({METRICS_NAME}, epoch {data.get('epoch')})"
+            return float(metrics["threshold"]), (f"chosen in training: maximises F1 on the validation set at epoch "
+                                                 f"{data.get('epoch')} ({METRICS_NAME})")
     return 0.5, "not chosen: the checkpoint records no threshold; 0.5 is a default, not a tuned value"
 
 
