@@ -7,6 +7,7 @@ Ends, with the final table, when no run is live any more (as `watch --no-window`
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -49,6 +50,9 @@ def compare_terminal(runset: RunSet, out: TextIO = sys.stdout, *, metric: str = 
             # printed at once: not at every file event of ten busy runs.
             if not shown or clock() - last_table >= tick or (changed and clock() - last_print >= every):
                 lines, unsettled = table_lines(runset, metric, clock())
+                if tty:  # a wrapped line would throw off the cursor-up that rewrites the table in place
+                    width = shutil.get_terminal_size().columns - 1
+                    lines = [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
                 last_table = clock()
                 if lines != shown and (not unsettled or clock() - last_print >= every or not shown):
                     if tty and shown:
