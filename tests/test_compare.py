@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
-import sys
+import io
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from fake_run import write_run
 from procs import FAKE_RUN, STLAR, Spawned, dead_pid, epochs_in, run, wait_for_records
 from shared.rundir import RunDir
 from shared.stopfile import request_stop
+from viewer.compareterm import compare_terminal
 from viewer.comparewindow import CompareWindow
 from viewer.runset import RunSet
 
@@ -160,3 +162,34 @@ def test_no_window_prints_the_table_updates_it_while_a_run_trains_and_ends_with_
     assert last[0].split()[:2] == ["run", "status"]
     assert any(line.startswith("lr=1e-3") and "finished" in line and "5/5" in line for line in last)
     assert any(" stopped " in line and "/500" in line and str(live) in line for line in last)
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_the_table_is_rewritten_in_place_until_the_run_ends(tmp_path):
+    from test_runset import Trainer
+
+    trainer = Trainer(tmp_path / "live", planned=3)
+    trainer.epochs(1)
+    out = Tty()
+    codes = []
+    with RunSet([tmp_path], rescan_seconds=60) as runset:
+        viewer = threading.Thread(target=lambda: codes.append(compare_terminal(runset, out, tick=0.05)))
+        viewer.start()
+        try:
+            deadline = time.monotonic() + 20
+            while " live " not in out.getvalue():  # the first table, with the run live
+                assert time.monotonic() < deadline, out.getvalue()
+                viewer.join(0.05)
+            trainer.epochs(2)
+            trainer.end()
+        finally:
+            viewer.join(20)
+    assert codes == [0]
+    text = out.getvalue()
+    assert "\x1b[3F\x1b[J" in text  # back over the 3-line table (header, rule, one run), cleared, redrawn
+    final = text.rsplit("\x1b[J", 1)[1].splitlines()
+    assert final[2].split()[1:3] == ["finished", "3/3"]
