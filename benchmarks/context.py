@@ -45,8 +45,8 @@ class Context:
     def create(cls, quick: bool, tmp: Path) -> Context:
         if not quick:
             return cls(quick=False, tmp=tmp)
-        return cls(quick=True, tmp=tmp, big_epochs=10_000, big_progress=5_000, week_progress=20_000,
-                   week_epochs=100, long_runs=1, repeats=2, update_pairs=3, latency_records=12,
+        return cls(quick=True, tmp=tmp, big_epochs=10_000, big_progress=5_000, week_progress=5_000,
+                   week_epochs=50, long_runs=1, repeats=2, update_pairs=3, latency_records=12,
                    latency_spacing=(0.1, 0.2), memory_runs=1, idle_seconds=3.0, idle_slices=3, trainer_pairs=1,
                    demo_n=120, train_epochs=2)
 

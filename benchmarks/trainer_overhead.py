@@ -21,6 +21,7 @@ def train_pairs(ctx: Context) -> dict:
     """Run (once per context) the paired trainings; {"on", "no_plot", "off", "plain"} -> list of Trained."""
     if "training" in ctx.cache:
         return ctx.cache["training"]
+    training.default_threads()  # torch's default, read before any training sets another
     data = ctx.tmp / "demo_data"
     training.write_demo(data, ctx.demo_n)
     # Untimed warm-up of each side: imports (torch, matplotlib for the curves), first-use caches.

@@ -12,6 +12,7 @@ report, no outputs. Both print the loop's console lines to a StringIO. Same seed
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -72,6 +73,14 @@ def with_protocol(cfg) -> Trained:
                    _period([r["time"] for r in epochs]))
 
 
+@functools.lru_cache(maxsize=1)
+def default_threads() -> int:
+    """torch's own thread count in this process: call before any training changes it (train_pairs does)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _setup(cfg):
     """train_dl's setup steps, in its order, without the run dir."""
     import torch
@@ -81,7 +90,9 @@ def _setup(cfg):
     from trainer.models import build_model
 
     train_set, val_set = load_manifest(cfg.train), load_manifest(cfg.val)
-    td.set_threads(cfg.threads)
+    # The plain loop and protocol-off sides use torch's default threads (or cfg.threads), set explicitly: an
+    # older train-dl (a --baseline tree) sets its own count process-wide, which must not leak into them.
+    torch.set_num_threads(getattr(cfg, "threads", 0) or default_threads())
     td.seed_everything(cfg.seed)
     model = build_model(cfg.model_type)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

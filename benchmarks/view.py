@@ -70,8 +70,12 @@ class AggView:
 
     def __init__(self, run_dir: Path, *, poll: bool = False, start: bool = False) -> None:
         from viewer.follow import Follower
-        from viewer.layout import FIGSIZE
         from viewer.window import RunWindow
+
+        try:
+            from viewer.layout import FIGSIZE
+        except ImportError:  # a baseline tree from before the window was split (benchmarks --baseline)
+            from viewer.window import FIGSIZE
 
         self.fig = Figure(figsize=FIGSIZE)
         FigureCanvasAgg(self.fig)
