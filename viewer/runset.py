@@ -217,8 +217,10 @@ class RunSet:
         # Read it once; only a run without its end record gets a follower (and its thread): a finished run's
         # log never grows, and a compare of a hundred finished runs should not start a hundred observers. Nor
         # does an archived one's: the trainer moved it aside to start another run.
-        records, _ = read_log(log, latest_progress=True)  # a history keeps only the latest progress
+        records, warnings = read_log(log, latest_progress=True)  # a history keeps only the latest progress
         run.history.extend(records)
+        for text in warnings if not self.live or run.history.end is not None or run.archived else ():
+            self._warn(f"{path}: {text}")  # a followed run's follower says them itself
         if not self.live or run.history.end is not None or run.archived:
             run.log_ident = _ident(log)
             return True
