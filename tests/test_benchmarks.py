@@ -24,6 +24,7 @@ FIGURES = (  # the issue's table, in the names the benchmarks print
     "week-long log: replay --png, peak RSS",
     "week-long log: watch --no-window, peak RSS",
     "viewer idle CPU, watch --no-window",
+    "viewer idle CPU, live window (Tk, Xvfb)",
     "live latency, native file events",
     "live latency, --poll",
     "trainer overhead (train-dl / protocol off)",
