@@ -10,14 +10,19 @@ import pytest
 import torch
 
 from early_checkpoints import fill_state, layout
-from shared.errors import ExportError, InputError
+from shared.errors import ExportError
 from shared.model_types import MIN_SAMPLES
 from stlar_dl.cli import main
 from trainer import export as export_module
 from trainer.checkpoint import save_checkpoint
 from trainer.data import pad_batch, zscore
-from trainer.export import ONNX_HINT, check_batches, export, onnx_available
+from trainer.export import export
+from trainer.export_check import check_batches
+from trainer.export_onnx import ONNX_HINT, onnx_available
 from trainer.models import build_model
+
+# torch 2.10+ calls torch.jit.load deprecated; it is exactly what STLAR's detector runs.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 
 
 def trained_like(model_type: int) -> torch.nn.Module:

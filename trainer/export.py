@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,15 +33,11 @@ from shared.model_types import MIN_SAMPLES, model_name
 from shared.rundir import CHECKPOINT_NAME, METRICS_NAME
 from shared.version import __version__
 from trainer.checkpoint import load_checkpoint
-from trainer.data import pad_batch, zscore
 from trainer.early_checkpoints import early_layout, model_from_state
+from trainer.export_check import TOLERANCE, check_batches, describe, max_prob_diff
+from trainer.export_onnx import ONNX_HINT, ONNX_MAX_SAMPLES, onnx_available, onnx_predictor, write_onnx
 
-TOLERANCE = 1e-5  # largest allowed |P_export - P_checkpoint| on the check's inputs
 DEFAULT_TS_NAME = "model_torchscript.pt"  # beside best.pt when --ts is not given
-ONNX_MAX_SAMPLES = {4: 5005}  # type 4 adds its position encoding up to 1000 steps (5005 samples); ONNX has
-# no shape-dependent branch here, so its graph keeps the branch for the lengths it was checked on
-ONNX_OPSET = 17
-ONNX_HINT = "pip install 'stlar-dl[onnx]' (onnx, onnxscript and onnxruntime)"
 
 
 class StlarOutput(nn.Module):
@@ -82,16 +77,6 @@ def resolve_checkpoint(target: str | Path) -> Path:
     return path
 
 
-def onnx_available() -> bool:
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def export(target: str | Path, ts: str | Path | None = None, onnx: str | Path | None = None,
            example_len: int = 2000, say: Callable[[str], None] = print) -> ExportResult:
     """Export the checkpoint `target` (a run dir or a `best.pt`) as TorchScript at `ts` (default beside
@@ -124,8 +109,8 @@ def export(target: str | Path, ts: str | Path | None = None, onnx: str | Path | 
     jobs = [(ts_path, "TorchScript", lambda tmp: torch.jit.script(wrapped).save(str(tmp)), _torchscript_predictor,
              None)]
     if onnx is not None:
-        jobs.append((Path(onnx), "ONNX", lambda tmp: _write_onnx(wrapped, model_type, tmp, example_len, min_len),
-                     _onnx_predictor, ONNX_MAX_SAMPLES.get(model_type)))
+        jobs.append((Path(onnx), "ONNX", lambda tmp: write_onnx(wrapped, model_type, tmp, example_len, min_len),
+                     onnx_predictor, ONNX_MAX_SAMPLES.get(model_type)))
     for out, fmt, write, predictor, max_len in jobs:
         _write_checked(out, fmt, write, predictor, model, min_len, max_len, example_len, result, say)
         # Each file's JSON right after the file: a later failure (ONNX) leaves a complete TorchScript export.
@@ -193,7 +178,7 @@ def export_metadata(data: dict[str, Any], ckpt_path: Path, out: Path, result: Ex
     }
 
 
-# ---- writing and checking -------------------------------------------------------------------------------
+# ---- writing and checking ------------------------------------------------------------------------------
 
 
 def _write_checked(path: Path, fmt: str, write: Callable[[Path], None], predictor: Callable[[Path], Any],
@@ -222,81 +207,15 @@ def _write_checked(path: Path, fmt: str, write: Callable[[Path], None], predicto
         f"checkpoint on {result.check_inputs}")
 
 
-def check_batches(min_len: int, max_len: int | None, example_len: int, seed: int = 0) -> list[torch.Tensor]:
-    """Random windows as the detector feeds them: each z-scored on its own, zero-padded to the batch's longest.
-
-    Batch sizes 1, 2 and 5; lengths from the shortest accepted to 5000 samples (capped at `max_len`),
-    the example length among them; segments of mixed lengths within a batch.
-    """
-    rng = np.random.default_rng(seed)
-    top = min(5000, max_len) if max_len else 5000
-    plan = ((1, min_len), (2, example_len), (5, 97), (2, 1001), (1, top))  # (windows, longest length)
-    batches = []
-    for n, longest in plan:
-        longest = min(max(longest, min_len), top)
-        lengths = [longest] + [int(rng.integers(min_len, longest + 1)) for _ in range(n - 1)]
-        segs = [zscore(rng.standard_normal(length)) for length in lengths]
-        batches.append(torch.from_numpy(pad_batch(segs)).unsqueeze(1))
-    return batches
-
-
-def describe(batches: list[torch.Tensor]) -> str:
-    return (f"{sum(len(b) for b in batches)} random z-scored windows in batches of "
-            f"{', '.join(str(len(b)) for b in batches)} padded to {', '.join(str(b.shape[-1]) for b in batches)} "
-            "samples")
-
-
-def max_prob_diff(model: nn.Module, predict: Callable[[torch.Tensor], np.ndarray], batches: list[torch.Tensor]) -> float:
-    """Largest |sigmoid(export) - sigmoid(checkpoint model)| over `batches` (NaN counts as infinitely far)."""
-    worst = 0.0
-    with torch.no_grad():
-        for x in batches:
-            want = torch.sigmoid(model(x)).numpy().reshape(-1)
-            logits = np.asarray(predict(x))
-            if logits.shape != (len(x), 1):
-                raise ExportError(f"the exported model returned shape {logits.shape} for input {tuple(x.shape)}, "
-                                  f"not {(len(x), 1)}")
-            got = 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype(np.float64)))
-            diff = float(np.max(np.abs(got - want))) if len(x) else 0.0
-            worst = max(worst, diff if math.isfinite(diff) else math.inf)
-    return worst
-
-
 def _torchscript_predictor(path: Path) -> Callable[[torch.Tensor], np.ndarray]:
-    loaded = torch.jit.load(str(path), map_location="cpu").eval()
+    with warnings.catch_warnings():  # torch 2.10+ calls TorchScript deprecated; STLAR's detector loads it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = torch.jit.load(str(path), map_location="cpu").eval()
 
     def predict(x: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
             return loaded(x).numpy()
     return predict
-
-
-def _write_onnx(wrapped: nn.Module, model_type: int, path: Path, example_len: int, min_len: int) -> None:
-    """Export with dynamic batch and length. Types 1-3 go through the TorchScript-based exporter (it keeps
-    their lengths symbolic); 4 and 5 through torch.export (the other cannot export 5's complex STFT, and
-    4's attention reshapes only trace symbolically there). The example batch has 2 windows: torch.export
-    fixes any dimension that is 1 in the example."""
-    example = torch.randn(2, 1, max(example_len, min_len))
-    if model_type in (1, 2, 3):
-        torch.onnx.export(wrapped, (example,), str(path), input_names=["input"], output_names=["logits"],
-                          opset_version=ONNX_OPSET, dynamo=False,
-                          dynamic_axes={"input": {0: "batch", 2: "length"}, "logits": {0: "batch"}})
-        return
-    max_len = ONNX_MAX_SAMPLES.get(model_type)
-    example = example[..., :max_len] if max_len else example
-    batch = torch.export.Dim("batch", min=1)
-    length = torch.export.Dim("length", min=min_len, **({"max": max_len} if max_len else {}))
-    program = torch.onnx.export(wrapped, (example,), None, input_names=["input"], output_names=["logits"],
-                                dynamic_shapes={"x": {0: batch, 2: length}}, dynamo=True, verbose=False)
-    program.save(str(path))
-
-
-def _onnx_predictor(path: Path) -> Callable[[torch.Tensor], np.ndarray]:
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x.numpy()})[0]
 
 
 @contextlib.contextmanager
