@@ -145,3 +145,24 @@ def test_colours_go_to_runs_in_order_of_their_start(tmp_path):
         Trainer(tmp_path / f"run{n - i}").epochs(1)
     with RunSet([tmp_path], live=False) as runset:
         assert [run.path.name for run in sorted(runset.runs, key=lambda r: r.index)] == ["run3", "run2", "run1"]
+
+
+def test_a_rescan_between_the_archive_move_and_the_new_log_shows_the_run_once(tmp_path):
+    folder = tmp_path / "models"
+    old = Trainer(folder, lr=1e-3)
+    old.epochs(3)
+    old.end()
+    with RunSet([tmp_path], rescan_seconds=3600) as runset:
+        (first,) = runset.runs
+        archive = folder / "archive" / f"20261203-101500_{first.history.run_id}"
+        archive.mkdir(parents=True)
+        os.replace(folder / "training_log.jsonl", archive / "training_log.jsonl")
+        runset._rescan()  # the trainer has moved the old log but not yet started the new one
+        assert len(runset.runs) == 1
+        new = Trainer(folder, lr=1e-4)
+        new.epochs(1)
+        runset._rescan()
+        wait_for(runset, lambda: all(r.path for r in runset.runs) and len(runset.runs) == 2, "both runs")
+        by_id = {run.history.run_id: run for run in runset.runs}
+        assert by_id[first.history.run_id].path == archive and by_id[first.history.run_id].index == 0
+        new.end()

@@ -206,10 +206,16 @@ class RunSet:
         log = path / LOG_NAME
         if is_archived(path):
             run_id = _peek_run_id(log)
-            moved = next((r for r in self.runs if r.path is None and r.history.run_id == run_id), None)
-            if run_id is not None and moved is not None:
+            same = [r for r in self.runs if run_id is not None and r.history.run_id == run_id]
+            moved = next((r for r in same if r.path is None), None)
+            if moved is not None:
                 moved.path = path
                 self._by_path[key] = moved
+                return False
+            if same:
+                # The trainer moved this run here a moment ago and the run is still shown at its old folder
+                # (the rescan came before its follower saw the new log): a later rescan links it, once that
+                # folder's change is seen. Loading it now would show the run twice.
                 return False
         run = Run(path=path, archived=is_archived(path), index=len(self.runs))
         self.runs.append(run)
