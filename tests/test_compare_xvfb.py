@@ -37,12 +37,14 @@ def highlighted_pixels(image, box):
 
 
 def test_real_compare_window_updates_live_and_a_click_highlights_a_run(tmp_path):
-    for name, lr, epochs in (("lr1e-3", 1e-3, 12), ("lr1e-4", 1e-4, 8)):
+    # Curves apart from the live run's (fake_run's own), so each colour shows on screen.
+    for name, lr, epochs, lift in (("lr1e-3", 1e-3, 12, 0.3), ("lr1e-4", 1e-4, 8, 0.15)):
         (tmp_path / name).mkdir()
-        write_run(tmp_path / name / "training_log.jsonl", epochs, lr=lr)
+        curve = [(0.5 / e + lift, 0.55 / e + lift + 0.02) for e in range(1, epochs + 1)]
+        write_run(tmp_path / name / "training_log.jsonl", curve, lr=lr)
     live = tmp_path / "live"
     with xvfb("1600x1200x24") as display, \
-            Spawned(FAKE_RUN + [str(live), "--epochs", "40", "--epoch-seconds", "0.3"]) as trainer, \
+            Spawned(FAKE_RUN + [str(live), "--epochs", "300", "--epoch-seconds", "0.3"]) as trainer, \
             Spawned(STLAR + ["compare", str(tmp_path)], DISPLAY=display, STLAR_DEBUG_GEOMETRY="1") as compare:
         compare.expect("row=run2", timeout=90)  # three rows drawn: the trainer's run joined
         first = xw.screenshot_showing_curves(display, tmp_path / "compare_live.png")
