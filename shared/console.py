@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from shared.diagnostics import OK_TEXT, Check, Finding, Plateau, Settings, diagnose, plateau_of, plateau_ok
+from shared.diagnostics import OK_TEXT, Check, Finding, Plateau, Settings, diagnose, fmt_num, plateau_of, plateau_ok
+from shared.history import History
+from shared.names import METRIC_LABELS, metric_label
 
 RULE = "=" * 60
 THIN_RULE = "-" * 40
@@ -49,8 +51,8 @@ def asciify(text: str, g: Glyphs) -> str:
     if g is UNICODE:
         return text
     for u, a in zip(
-        (UNICODE.warn, UNICODE.ok, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop, UNICODE.note, "−"),
-        (ASCII.warn + " ", ASCII.ok, ASCII.chart, ASCII.delta, ASCII.arrow, ASCII.stop, ASCII.note, "-"),
+        (UNICODE.warn, UNICODE.ok, UNICODE.chart, UNICODE.delta, UNICODE.arrow, UNICODE.stop, UNICODE.note, "−", "—"),
+        (ASCII.warn + " ", ASCII.ok, ASCII.chart, ASCII.delta, ASCII.arrow, ASCII.stop, ASCII.note, "-", "-"),
     ):
         text = text.replace(u, a)
     return text
@@ -68,23 +70,52 @@ def _f(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def epoch_line(record: dict[str, Any], prev_val: float | None, g: Glyphs = UNICODE) -> str:
-    """`Epoch  1/20 | Train: 0.6234 | Val: 0.6421 | Gap: +0.0187 | Δ: +0.0000` from an epoch record.
+def fmt_metric(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "n/a"
+    return f"{float(value):.4f}"
 
-    Gap = val - train; Δ = this val loss minus the previous one (negative is better; 0 at the first epoch).
+
+def fmt_delta(value: float | None) -> str:
+    """A per-epoch change: `-0.0151`; `—` where there is no previous epoch to compare with."""
+    return "—" if value is None else fmt_signed(value)
+
+
+def delta_val(val: float, prev_val: float | None) -> float | None:
+    """The per-epoch change of the val loss as every surface shows it: current − previous (negative is
+    better); None at the first epoch, which has no previous one."""
+    return None if prev_val is None else val - prev_val
+
+
+def epoch_line(record: dict[str, Any], prev_val: float | None, g: Glyphs = UNICODE,
+               prev_lr: float | None = None) -> str:
+    """The one epoch line of the trainer's console, the terminal viewer, replay and the window's log:
+
+    `Epoch  2/20 | Train: 0.6234 | Val: 0.6421 | Gap: +0.0187 | Δ val: -0.0151 | Val acc: 0.8125 | Val AUROC: 0.9012`
+
+    Gap = val − train; Δ val = this val loss minus the previous epoch's (`prev_val`; negative is better;
+    `—` at the first epoch). The validation metrics the record holds follow (shared.names order), and the
+    learning rate when it differs from `prev_lr`.
     """
     epochs = record["epochs"]
     width = len(str(epochs))
     train, val = _f(record["train_loss"]), _f(record["val_loss"])
-    delta = 0.0 if prev_val is None else val - prev_val
-    return (
-        f"Epoch {record['epoch']:>{width}}/{epochs} | Train: {fmt_loss(train)} | Val: {fmt_loss(val)} | "
-        f"Gap: {fmt_signed(val - train)} | {g.delta}: {fmt_signed(delta)}"
-    )
+    line = (f"Epoch {record['epoch']:>{width}}/{epochs} | Train: {fmt_loss(train)} | Val: {fmt_loss(val)} | "
+            f"Gap: {fmt_signed(val - train)} | {g.delta} val: {fmt_delta(delta_val(val, prev_val))}")
+    metrics = record.get("metrics") or {}
+    for key, label in METRIC_LABELS.items():
+        if key in metrics:
+            line += f" | {label}: {fmt_metric(metrics[key])}"
+    lr = record.get("lr")
+    if prev_lr is not None and lr is not None and math.isfinite(lr) and lr != prev_lr:
+        line += f" | lr: {fmt_num(prev_lr)} {g.arrow} {fmt_num(lr)}"
+    return asciify(line, g)
 
 
-def new_best_line(checkpoint: str, g: Glyphs = UNICODE) -> str:
-    return f"  {g.ok} New best! Saved to {checkpoint}"
+def new_best_line(checkpoint: str | None, g: Glyphs = UNICODE) -> str:
+    """`✓ New best! Saved to runs/x/best.pt`; without `checkpoint` (a best that a later one replaced in the
+    file, shown by replay) just `✓ New best`."""
+    return f"  {g.ok} New best! Saved to {checkpoint}" if checkpoint else f"  {g.ok} New best"
 
 
 def banner(title: str) -> list[str]:
@@ -101,17 +132,26 @@ END_TITLES = {
 }
 
 
+def metrics_text(metrics: dict[str, Any]) -> str:
+    """`Val acc: 0.8125 | Val AUROC: 0.9012 | f1: 0.7000`: the known metrics first, then any other key."""
+    keys = [k for k in METRIC_LABELS if k in metrics] + sorted(k for k in metrics if k not in METRIC_LABELS)
+    return " | ".join(f"{metric_label(k)}: {fmt_metric(metrics[k])}" for k in keys)
+
+
 def end_block(reason: str | None, best_epoch: int | None, best_val_loss: float | None,
-              extra: Sequence[str] = ()) -> list[str]:
-    """The closing banner with the best epoch (and `extra` lines about it: the decision threshold); `reason`
-    None means the run ended without an end record."""
+              extra: Sequence[str] = (), best_metrics: dict[str, Any] | None = None) -> list[str]:
+    """The closing banner with the best epoch, its metrics (every key the log holds, known or not) and
+    `extra` lines about it (the decision threshold); `reason` None means the run ended without an end record."""
     title = END_TITLES.get(reason or "", "Training ended without an end record (crashed or killed)")
     best = (
         f"Best epoch: {best_epoch} | Best val loss: {fmt_loss(best_val_loss)}"
         if best_epoch is not None
         else "No epoch finished with a finite val loss"
     )
-    return ["", RULE, title, best, *extra, RULE]
+    lines = ["", RULE, title, best]
+    if best_epoch is not None and best_metrics:
+        lines.append(f"Best epoch's metrics: {metrics_text(best_metrics)}")
+    return [*lines, *extra, RULE]
 
 
 NOTHING_TO_JUDGE = "Nothing to judge: no epoch finished"
@@ -172,3 +212,14 @@ def warning_lines(finding: Finding, g: Glyphs = UNICODE) -> list[str]:
     """A live warning with its numbers and advice: the one-line warning, then what was measured and what to
     try, as the report words them."""
     return [warning_line(finding, g), *finding_lines(finding, g)[1:]]
+
+
+def final_report(history: History, reason: str | None, g: Glyphs = UNICODE, extra: Sequence[str] = ()) -> list[str]:
+    """The end of a run as the viewers show it: the closing block (best epoch, its metrics and `extra`: the
+    decision threshold) and the diagnostic report (which says when there is nothing to judge). `reason` None:
+    the run ended without an end record."""
+    lines = end_block(reason, history.best_epoch, history.best_val_loss, extra,
+                      best_metrics=history.metrics_at(history.best_epoch))
+    lines += diagnostic_report(history.train_loss, history.val_loss, Settings.from_config(history.config), g,
+                               history.epochs)
+    return [asciify(line, g) for line in lines]

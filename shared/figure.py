@@ -161,9 +161,9 @@ class DiagnosticFigure:
         a.axhline(0, color="black", lw=0.8)
         self.plateau_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
                                    color="darkorange", fontsize=9, fontweight="bold")
-        a.set_title("Val loss improvement per epoch (previous − current)")
+        a.set_title("Δ val loss per epoch (current − previous; < 0 is better)")
         a.set_xlabel("Epoch")
-        a.set_ylabel("Improvement")
+        a.set_ylabel("Δ val loss")
 
         a = self.ax_gap
         (self.gap_line,) = a.plot([], [], color="magenta", lw=1.6, label="Val − train")
@@ -216,7 +216,8 @@ class DiagnosticFigure:
         cols = self._columns
         cols.extend()
         x, train, val = cols.x, cols.train, cols.val
-        impr, gap = improvements(val), gaps(train, val)
+        # Δ val as every surface shows it (shared.console.delta_val): current − previous, negative is better.
+        impr, gap = -improvements(val), gaps(train, val)
         train_spread, val_spread = cols.train_spread, cols.val_spread
 
         for line, band, y in zip(self._curves, self.bands, (train, val, impr, gap, train_spread, val_spread)):

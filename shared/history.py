@@ -3,6 +3,7 @@ final figure all fold records into a History and read columns from it."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -126,6 +127,15 @@ class History:
         source = self.end or self.last_epoch
         value = source["best_val_loss"] if source else None
         return None if value is None or not math.isfinite(value) else value
+
+    def metrics_at(self, epoch: int | None) -> dict[str, float]:
+        """Every metric of epoch `epoch` (the best epoch, for the report), NaN where it was null; {} if absent."""
+        if epoch is None:
+            return {}
+        i = bisect.bisect_left(self.epochs, epoch)  # epochs only increase
+        if i == len(self.epochs) or self.epochs[i] != epoch:
+            return {}
+        return {name: column[i] for name, column in self.metrics.items()}
 
     @property
     def finished(self) -> bool:

@@ -16,17 +16,33 @@ from shared.console import (
 from shared.diagnostics import Settings, diagnose
 
 
-def rec(epoch, train, val, epochs=20):
-    return {"epoch": epoch, "epochs": epochs, "train_loss": train, "val_loss": val}
+def rec(epoch, train, val, epochs=20, **fields):
+    return {"epoch": epoch, "epochs": epochs, "train_loss": train, "val_loss": val, **fields}
 
 
 def test_epoch_line_shape():
+    # Δ val = current - previous (negative is better); the first epoch has none: "—" on every surface.
     assert epoch_line(rec(1, 0.6234, 0.6421), None) == (
-        "Epoch  1/20 | Train: 0.6234 | Val: 0.6421 | Gap: +0.0187 | Δ: +0.0000")
+        "Epoch  1/20 | Train: 0.6234 | Val: 0.6421 | Gap: +0.0187 | Δ val: —")
     assert epoch_line(rec(12, 0.3, 0.35), 0.36) == (
-        "Epoch 12/20 | Train: 0.3000 | Val: 0.3500 | Gap: +0.0500 | Δ: -0.0100")
+        "Epoch 12/20 | Train: 0.3000 | Val: 0.3500 | Gap: +0.0500 | Δ val: -0.0100")
     assert epoch_line(rec(3, None, 0.5, epochs=5), 0.4, ASCII) == (
-        "Epoch 3/5 | Train: nan | Val: 0.5000 | Gap: nan | d: +0.1000")
+        "Epoch 3/5 | Train: nan | Val: 0.5000 | Gap: nan | d val: +0.1000")
+    assert epoch_line(rec(1, 0.5, 0.5), None, ASCII).endswith("| d val: -")
+
+
+def test_epoch_line_shows_the_metrics_and_a_changed_lr():
+    metrics = {"val_auroc": 0.9012, "val_accuracy": 0.8125, "f1": 0.5}
+    assert epoch_line(rec(2, 0.3, 0.35, lr=1e-3, metrics=metrics), 0.36, prev_lr=1e-3) == (
+        "Epoch  2/20 | Train: 0.3000 | Val: 0.3500 | Gap: +0.0500 | Δ val: -0.0100 | Val acc: 0.8125 | "
+        "Val AUROC: 0.9012")
+    line = epoch_line(rec(3, 0.3, 0.35, lr=5e-4, metrics={"val_auroc": None}), 0.35, prev_lr=1e-3)
+    assert line.endswith("| Δ val: +0.0000 | Val AUROC: n/a | lr: 1e-3 → 5e-4")
+
+
+def test_the_end_block_names_the_best_epochs_metrics_known_or_not():
+    block = end_block("completed", 4, 0.25, {"val_accuracy": 0.75, "val_auroc": 0.8, "brier": 0.125})
+    assert block[4] == "Best epoch's metrics: Val acc: 0.7500 | Val AUROC: 0.8000 | brier: 0.1250"
 
 
 PLATEAU_VAL = [0.5, 0.4995, 0.4993, 0.4992, 0.4991, 0.4991]

@@ -117,7 +117,9 @@ def test_three_epochs_record_and_print_in_stlars_shape():
     assert m["val_tp"] + m["val_fp"] + m["val_fn"] + m["val_tn"] == 16  # two validation batches of 8
     assert 0 <= first["metrics"]["val_accuracy"] <= 1 and 0 <= first["metrics"]["val_auroc"] <= 1
     assert epochs[-1]["val_loss"] < epochs[0]["val_loss"]  # it learns the toy task
-    assert h.printer.out[0].startswith("Epoch 1/3 | Train: ") and "| Δ: +0.0000" in h.printer.out[0]
+    assert h.printer.out[0].startswith("Epoch 1/3 | Train: ") and h.printer.out[0].endswith("| Δ val: — | Val acc: "
+                                                                          f"{first['metrics']['val_accuracy']:.4f}"
+                                                                          f" | Val AUROC: {first['metrics']['val_auroc']:.4f}")
     assert h.printer.out[1] == "  ✓ New best! Saved to models/best.pt"
     assert [e for e, _ in h.saved] == [r["epoch"] for r in epochs if r["best"]]
 
@@ -249,7 +251,7 @@ def test_early_stopping_with_lr_zero(patience, expected_epochs):
 def test_ascii_glyphs():
     h = Harness(glyphs=ASCII)
     run(h, epochs=1)
-    assert h.printer.out[0].endswith("| d: +0.0000") and h.printer.out[1] == "  [OK] New best! Saved to models/best.pt"
+    assert "| d val: - |" in h.printer.out[0] and h.printer.out[1] == "  [OK] New best! Saved to models/best.pt"
 
 
 def test_state_tells_how_far_an_aborted_run_got():

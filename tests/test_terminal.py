@@ -115,4 +115,4 @@ def test_the_printer_uses_ascii_where_the_terminal_cannot_encode_the_glyphs(tmp_
     printer.feed(records)
     out.flush()
     text = out.buffer.getvalue().decode("ascii")
-    assert "[OK] New best! Saved to" in text and "d: +0.0000" in text and "[i] Training Diagnostics:" in text
+    assert "[OK] New best! Saved to" in text and "d val: -" in text and "[i] Training Diagnostics:" in text

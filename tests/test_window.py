@@ -17,6 +17,7 @@ from matplotlib.ft2font import FT2Font
 
 from fake_run import Epochs, start_fields, write_run
 from procs import unwritable
+from shared.console import UNICODE, asciify
 from shared.logreader import NewRun
 from shared.rundir import RunDir
 from viewer.events import CATCH_UP_EPOCHS
@@ -101,20 +102,23 @@ def test_records_make_the_header_log_lines_and_status(tmp_path):
     assert window.status.kind == "waiting"
     run = Run(epochs=20)
     window.apply([run.start()])
-    assert window.header.get_text() == "Epoch: 0/20 | waiting for the first epoch to finish"
+    assert window.header.get_text() == "Epoch 0/20 | waiting for the first epoch to finish"
     assert window.log_lines[-1].startswith(f"Run {run.run_id} started (host ")
     window.apply([run.epoch(e, 0.5 - 0.01 * e, 0.55 - 0.01 * e) for e in range(1, 9)]
                  + [run.epoch(9, 0.33, 0.3535), run.epoch(10, 0.3245, 0.3512)])
-    assert window.header.get_text() == ("Epoch: 10/20 | Train Loss: 0.3245 | Val Loss: 0.3512 | Gap: +0.0267 | "
-                                        "Improvement: -0.0023 | Best Val Loss: 0.3512 ✓")
+    assert window.header.get_text() == ("Epoch 10/20 | Train: 0.3245 | Val: 0.3512 | Gap: +0.0267 | Δ val: -0.0023 | "
+                                        "Val acc: 1.0000 | Val AUROC: 0.6000 | Best val: 0.3512 (epoch 10) ✓")
     assert window.header.get_color() == "#1b5e20"  # a new best is green
-    assert window.log_lines[-1] == "Epoch 10: Train=0.3245, Val=0.3512, Gap=+0.0267 ✓ NEW BEST"
+    assert window.log_lines[-2] == ("Epoch 10/20 | Train: 0.3245 | Val: 0.3512 | Gap: +0.0267 | Δ val: -0.0023 | "
+                                    "Val acc: 1.0000 | Val AUROC: 0.6000")
+    assert window.log_lines[-1] == f"  ✓ New best! Saved to {RunDir(tmp_path).checkpoint}"
     assert [t.get_text() for t in window.log_texts][-1] == window.log_lines[-1]
-    assert "Epoch 10: Train=0.3245" in out.getvalue()  # every panel line is printed to the terminal too
+    assert "Epoch 10/20 | Train: 0.3245" in out.getvalue()  # every panel line is printed to the terminal too
     assert window.status.kind == "live" and window.status.text.startswith("live — epoch 11/20")
     assert window.button_label == STOP_LABEL
     window.apply([run.epoch(11, 0.32, 0.36)])
-    assert window.header.get_text().endswith("Improvement: +0.0088 | Best Val Loss: 0.3512")
+    assert "| Δ val: +0.0088 |" in window.header.get_text()
+    assert window.header.get_text().endswith("| Best val: 0.3512 (epoch 10)")
     assert window.header.get_color() == "black"
     assert len(window.panels.train_line.get_xdata()) == 11  # the same line objects, updated in place
 
@@ -127,8 +131,8 @@ def test_header_line_cases():
     run = Run(epochs=3)
     h.add(run.start())
     h.add(run.epoch(1, None, None))
-    assert header_line(h) == ("Epoch: 1/3 | Train Loss: nan | Val Loss: nan | Gap: nan | Improvement: — | "
-                              "Best Val Loss: nan", False)
+    assert header_line(h) == ("Epoch 1/3 | Train: nan | Val: nan | Gap: nan | Δ val: — | Val acc: 0.5500 | "
+                              "Val AUROC: 0.6000", False)
 
 
 def test_stop_click_writes_the_stop_file_then_end_turns_the_button_into_close(tmp_path):
@@ -207,7 +211,7 @@ def test_a_new_run_resets_the_view_and_says_so(tmp_path):
     new = Run(epochs=5, run_id="new")
     window.apply([NewRun("new", "log replaced"), new.start()])
     assert "New run new in this run dir (log replaced): view reset" in window.log_lines
-    assert window.header.get_text() == "Epoch: 0/5 | waiting for the first epoch to finish"
+    assert window.header.get_text() == "Epoch 0/5 | waiting for the first epoch to finish"
     assert window.button_label == STOP_LABEL
     assert len(window.panels.train_line.get_xdata()) == 0
 
@@ -351,11 +355,13 @@ def test_attach_to_a_long_run_catches_up_at_once(tmp_path):
     assert window.history.n_epochs == n
     assert window.button_label == CLOSE_LABEL
     printed = out.getvalue().splitlines()
-    assert printed[0] == (f"(catching up on {n} epochs: showing the last {LOG_LINES} epochs; diagnostics "
-                          f"warnings are worked out for the last {LOG_LINES} only)")
+    keep = CATCH_UP_EPOCHS
+    assert printed[0] == (f"(catching up on {n} epochs: showing the last {keep} epochs; diagnostics "
+                          f"warnings are worked out for the last {keep} only)")
     epoch_lines = [line for line in printed if line.startswith("Epoch ")]
-    assert [line.split(":")[0] for line in epoch_lines] == [f"Epoch {e}" for e in range(n - LOG_LINES + 1, n + 1)]
-    assert epoch_lines[-1] in window.log_lines
+    assert [int(line.split("/")[0].split()[1]) for line in epoch_lines] == list(range(n - keep + 1, n + 1))
+    assert asciify(epoch_lines[-1], UNICODE) == epoch_lines[-1]  # (the StringIO printed ASCII stand-ins)
+    assert [line for line in window.log_lines if line.startswith("Epoch ")][-1].startswith(f"Epoch {n}/{n} |")
     fig.canvas.draw()
 
 

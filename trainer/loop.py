@@ -123,6 +123,7 @@ def train_loop(
             io.write_record(STOP_REQUESTED, epoch=st.epoch, stop=dict(st.stop_request))
 
     prev_val: float | None = None
+    prev_lr: float | None = None
     for epoch in range(1, epochs + 1):
         st.epoch = epoch
         t0 = last_progress = io.clock()
@@ -203,11 +204,13 @@ def train_loop(
         st.epochs_run = epoch
         st.train_loss.append(train_loss)
         st.val_loss.append(val_loss)
-        shown = {"epoch": epoch, "epochs": epochs, "train_loss": train_loss, "val_loss": val_loss}
-        printer.line(epoch_line(shown, prev_val, printer.glyphs))
+        lr_now = float(optimizer.param_groups[0]["lr"])
+        shown = {"epoch": epoch, "epochs": epochs, "train_loss": train_loss, "val_loss": val_loss, "lr": lr_now,
+                 "metrics": metrics}
+        printer.line(epoch_line(shown, prev_val, printer.glyphs, prev_lr))
         if is_best:
             printer.line(new_best_line(io.checkpoint_shown, printer.glyphs))
-        prev_val = val_loss if math.isfinite(val_loss) else prev_val
+        prev_val, prev_lr = val_loss, lr_now  # the previous epoch, as the viewers see it in the log
         poll()  # a stop that arrived while the epoch was being recorded still ends the run here
 
         # ---- termination conditions -------------------------------------------------------------------------

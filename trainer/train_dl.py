@@ -243,7 +243,8 @@ def _finish(cfg: TrainConfig, printer: Printer, history: History, reason: str, m
             best_epoch: int | None, best_val: float | None) -> StlarError | None:
     """Write metrics, params and curves and print the end of the console block; return a write error."""
     g, out, rd = printer.glyphs, cfg.out_dir, Path(cfg.out_dir)
-    printer.lines(end_block(reason, best_epoch, best_val, decision_lines(decision_of(history))))
+    printer.lines(end_block(reason, best_epoch, best_val, decision_lines(decision_of(history)),
+                            history.metrics_at(best_epoch)))
     if reason in ("failed", "interrupted", "stopped") and message:
         printer.line(message)
     printer.line()

@@ -8,27 +8,24 @@ being off for REARM_EPOCHS epochs (a loss hovering at a threshold does not flap 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from shared.console import UNICODE, Glyphs, asciify, fmt_loss, fmt_signed, warning_lines
+from shared.console import UNICODE, Glyphs, asciify, epoch_line, fmt_loss, new_best_line, warning_lines
 from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Plateau, Settings, diagnose
 from shared.decision import decision_lines, decision_of
 from shared.history import History
 from shared.logreader import NewRun
+from shared.names import end_words, model_name
 from shared.records import END, EPOCH, SCHEMA_VERSION, START, STOP_REQUESTED, Record
 
 MAX_WINDOW = 256  # epochs the live warnings look back at most (see Events.warnings)
 REARM_EPOCHS = 3  # a warning is said again only after its check was off this many epochs (no flapping)
 CATCH_UP_EPOCHS = 500  # attaching to a long run: warnings are worked out for this many latest epochs only
 
-# Config keys worth a place in the one-line run summary, in this order, with their display names.
-SUMMARY_KEYS = (("model_type", "model"), ("lr", "lr"), ("batch_size", "batch"), ("weight_decay", "wd"),
+# Config keys worth a place in the one-line run summary, in this order, with their display names (the model
+# is named by shared.names).
+SUMMARY_KEYS = (("lr", "lr"), ("batch_size", "batch"), ("weight_decay", "wd"),
                 ("patience", "patience"))
-
-
-def _f(value: Any) -> float:
-    return math.nan if value is None else float(value)
 
 
 def _short(value: Any) -> str:
@@ -38,9 +35,11 @@ def _short(value: Any) -> str:
 
 
 def config_summary(start: Record) -> str:
-    """`30 epochs, model 1, lr 0.001, batch 64, 48 train / 12 val` from a start record (missing keys skipped)."""
+    """`30 epochs, ResNet-1D, lr 0.001, batch 64, 48 train / 12 val` from a start record (missing keys skipped)."""
     config = start.get("config") or {}
     parts = [f"{start['epochs']} epochs"]
+    if config.get("model_type") is not None:
+        parts.append(model_name(config["model_type"]))
     parts += [f"{label} {_short(config[key])}" for key, label in SUMMARY_KEYS if config.get(key) is not None]
     sizes = [f"{start[key]} {label}" for key, label in (("n_train", "train"), ("n_val", "val"))
              if isinstance(start.get(key), int)]
@@ -49,20 +48,11 @@ def config_summary(start: Record) -> str:
     return ", ".join(parts)
 
 
-def epoch_event(record: Record, g: Glyphs = UNICODE) -> str:
-    """`Epoch 2: Train=0.4521, Val=0.4712, Gap=+0.0191 ✓ NEW BEST`."""
-    train, val = _f(record["train_loss"]), _f(record["val_loss"])
-    line = f"Epoch {record['epoch']}: Train={fmt_loss(train)}, Val={fmt_loss(val)}, Gap={fmt_signed(val - train)}"
-    if record["best"]:
-        line += f" {g.ok} NEW BEST"
-    return line
-
-
 def end_line(record: Record) -> str:
     """`Run ended: completed after 12 epochs, best epoch 9 (val loss 0.3348): Trained all 12 epochs`."""
     best = (f", best epoch {record['best_epoch']} (val loss {fmt_loss(record['best_val_loss'])})"
             if record["best_epoch"] is not None else "")
-    line = f"Run ended: {record['reason']} after {record['epochs_run']} epochs{best}"
+    line = f"Run ended: {end_words(record['reason'])} after {record['epochs_run']} epochs{best}"
     message = " ".join(str(record["message"]).split())
     return line + (f": {message}" if message else "")
 
@@ -79,8 +69,12 @@ class Events:
     each record into theirs before asking here).
     """
 
-    def __init__(self, g: Glyphs = UNICODE) -> None:
+    def __init__(self, g: Glyphs = UNICODE, checkpoint: str | None = None) -> None:
         self.g = g
+        self.checkpoint = checkpoint  # best.pt as shown in "New best! Saved to ..."
+        # The one epoch whose best line says "Saved to": best.pt holds only the latest best (see `saved_best`).
+        self.saved_epoch: int | None = None
+        self.final_best: int | None = None  # replay: the run's last best epoch, known from the whole log
         self.firing: frozenset[Check] = frozenset()
         self._off_for: dict[Check, int] = {}  # epochs since each check last fired (absent: never)
         self._plateau = Plateau()  # fed with every epoch of the run (the rule needs the run's best)
@@ -96,7 +90,14 @@ class Events:
         """Lines for one record, already folded into `history` (`diagnose` False: no warnings, see catch_up)."""
         rtype = record["type"]
         if rtype == EPOCH:
-            return [self._text(epoch_event(record, self.g))] + (self.warnings(history) if diagnose else [])
+            n = history.n_epochs
+            prev_val = history.val_loss[-2] if n >= 2 else None
+            prev_lr = history.lr[-2] if n >= 2 else None
+            out = [self._text(epoch_line(record, prev_val, self.g, prev_lr))]
+            if record["best"]:
+                saved = record["epoch"] == (self.final_best if self.final_best is not None else self.saved_epoch)
+                out.append(self._text(new_best_line(self.checkpoint if saved else None, self.g)))
+            return out + (self.warnings(history) if diagnose else [])
         if rtype == START:
             where = ", ".join(f"{k} {record[k]}" for k in ("host", "pid", "device") if record.get(k) is not None)
             out = [f"Run {record['run_id']} started" + (f" ({where})" if where else "") + f": {config_summary(record)}"]
@@ -110,6 +111,14 @@ class Events:
         if rtype == END:
             return [end_line(record), *decision_lines(decision_of(history))]
         return []
+
+    def saved_best(self, items: list[Record | NewRun]) -> None:
+        """Before the lines of `items`: of the new bests among them only the last one is in best.pt now, so
+        only its line says "Saved to" (replay sets `final_best` instead: the run's last best)."""
+        for item in reversed(items):
+            if not isinstance(item, NewRun) and item["type"] == EPOCH and item["best"]:
+                self.saved_epoch = item["epoch"]
+                return
 
     def catch_up(self, items: list[Record | NewRun], keep: int = CATCH_UP_EPOCHS) -> int:
         """How many leading epoch records of `items` to show without working out warnings: when `items` hold

@@ -50,7 +50,7 @@ class Frames:
                  button_label: Callable[[], str]) -> None:
         self.fig = fig
         self.axes = tuple(axes)
-        self.dynamic = [*dynamic, header, status, *log.texts]
+        self.dynamic = [*dynamic, header, status, *log.texts, log.note]
         self.outside = list(outside)
         self.header, self.status, self.log = header, status, log
         self.ax_button, self.caption = ax_button, caption
@@ -229,7 +229,7 @@ class Frames:
                                           layers))
         self._regions["header"] = [("header", Bbox.from_extents(0, height * HEADER_BAND, width, height),
                                     [self.header])]
-        self._regions["log"] = [("log", self.log.ax.bbox, list(self.log.texts))]
+        self._regions["log"] = [("log", self.log.ax.bbox, [*self.log.texts, self.log.note])]
         self._regions["status"] = [("status", Bbox.from_extents(0, 0, width, height * STATUS_BAND),
                                     [self.status])]
 

@@ -2,38 +2,40 @@
 
 from __future__ import annotations
 
+import re
+
 from matplotlib.text import Text
 
-from shared.console import UNICODE, fmt_loss, fmt_signed
+from shared.console import UNICODE, epoch_line, fmt_loss
 from shared.history import History
 
 BEST_COLOR, BEST_FACE = "#1b5e20", "#dcedc8"
 
 
 def header_line(history: History) -> tuple[str, bool]:
-    """(`Epoch: 10/20 | Train Loss: ... | Best Val Loss: 0.3512 ✓`, whether the latest epoch is a new best).
-
-    Improvement is this epoch's val loss minus the previous one (negative is better), as the trainer's Δ.
-    """
+    """(the latest epoch's line as the console prints it, then `| Best val: 0.3512 (epoch 10) ✓`; whether
+    the latest epoch is a new best). The same `epoch_line`, so header, console and log never disagree."""
     planned = history.planned_epochs
     last = history.last_epoch
     if last is None:
         if history.start is None:
             return "Waiting for the run to start", False
-        return f"Epoch: 0/{planned} | waiting for the first epoch to finish", False
-    val = history.val_loss
-    improvement = fmt_signed(val[-1] - val[-2]) if len(val) >= 2 else "—"
-    text = (f"Epoch: {last['epoch']}/{planned} | Train Loss: {fmt_loss(history.train_loss[-1])} | "
-            f"Val Loss: {fmt_loss(val[-1])} | Gap: {fmt_signed(val[-1] - history.train_loss[-1])} | "
-            f"Improvement: {improvement} | Best Val Loss: {fmt_loss(history.best_val_loss)}")
+        return f"Epoch 0/{planned} | waiting for the first epoch to finish", False
+    n = history.n_epochs
+    # The console pads the epoch to line its columns up; a header has no column to line up with.
+    text = re.sub(r"^Epoch +", "Epoch ", epoch_line(last, history.val_loss[-2] if n >= 2 else None))
+    best = history.best_epoch
+    if best is not None:
+        text += f" | Best val: {fmt_loss(history.best_val_loss)} (epoch {best})"
     if last["best"]:
         text += f" {UNICODE.ok}"
     return text, bool(last["best"])
 
 
 def on_screen(text: str) -> str:
-    """Text as the window's font can draw it: DejaVu Sans has ✓ and ⚠ but no emoji presentation selector."""
-    return text.replace("\ufe0f", "")
+    """Text as the window's font can draw it: DejaVu Sans has ✓ and ⚠ but no emoji (📊, the presentation
+    selector)."""
+    return text.replace("\ufe0f", "").replace("📊 ", "")
 
 
 def show_header(artist: Text, history: History) -> bool:

@@ -50,6 +50,8 @@ class ReplaySource:
     def __init__(self, records: list[Record], warnings: list[str] = (), speed: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.on_warning: Callable[[str], None] | None = None
+        # The run's last best epoch: only its "New best" line says "Saved to" (best.pt holds only that one).
+        self.final_best = next((r["epoch"] for r in reversed(records) if r["type"] == EPOCH and r.get("best")), None)
         self._warnings = list(warnings)
         self._chunks = _chunks(records) if speed else [list(records)]
         self._speed = speed
@@ -144,8 +146,8 @@ def print_run(run_dir: Path, records: list[Record], warnings: list[str], out: Te
     """The run in the trainer's console format, ending with its report (or a crashed run's)."""
     from viewer.terminal import ConsolePrinter
 
-    printer = ConsolePrinter(out, run_dir)
     source = ReplaySource(records, warnings, speed)
+    printer = ConsolePrinter(out, run_dir, final_best=source.final_best)
     source.on_warning = printer.warning
     while not source.done:
         source.wait()

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from shared.console import asciify, diagnostic_report, end_block, epoch_line, glyphs_for, new_best_line
+from shared.console import asciify, final_report, glyphs_for
 from shared.decision import decision_lines, decision_of
-from shared.diagnostics import Settings
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, Record
@@ -32,13 +31,13 @@ class ConsolePrinter:
     added (callers rewrite a --png then).
     """
 
-    def __init__(self, out: TextIO, run_dir: Path) -> None:
+    def __init__(self, out: TextIO, run_dir: Path, final_best: int | None = None) -> None:
         self.out = out
         self.run_dir = run_dir
         self.g = glyphs_for(out)
         self.history = History()
-        self.events = Events(self.g)
-        self._prev_val: float | None = None
+        self.events = Events(self.g, checkpoint=str(RunDir(run_dir).checkpoint))
+        self.events.final_best = final_best
 
     def line(self, text: str = "") -> None:
         try:
@@ -51,29 +50,23 @@ class ConsolePrinter:
         skip = self.events.catch_up(items)
         if skip:
             self.line(self.events.catch_up_note(skip))
+        self.events.saved_best(items)
         for item in items:
             if isinstance(item, NewRun):
                 self.history = History()
-                self._prev_val = None
                 self.line()
                 self.line(self.events.new_run(item)[0])
                 continue
             self.history.add(item)
             if item["type"] == EPOCH:
                 added = True
-                self.line(epoch_line(item, self._prev_val, self.g))
-                self._prev_val = item["val_loss"]
-                if item["best"]:
-                    self.line(new_best_line(str(RunDir(self.run_dir).checkpoint), self.g))
                 skip -= 1
-                for text in self.events.warnings(self.history) if skip < 0 else ():
-                    self.line(text)
-            elif item["type"] == END:
+            if item["type"] == END:
                 self.line(end_line(item))  # the decision threshold follows in the report's end block
                 self.report(item["reason"])
-            else:
-                for text in self.events.lines(item, self.history):
-                    self.line(text)
+                continue
+            for text in self.events.lines(item, self.history, diagnose=skip < 0):
+                self.line(text)
         return added
 
     def warning(self, text: str) -> None:
@@ -82,9 +75,7 @@ class ConsolePrinter:
     def report(self, reason: str | None) -> None:
         """The trainer's closing block and diagnostic report; `reason` None for a run without an end record."""
         h = self.history
-        self.line("\n".join(end_block(reason, h.best_epoch, h.best_val_loss, decision_lines(decision_of(h)))))
-        self.line("\n".join(diagnostic_report(h.train_loss, h.val_loss, Settings.from_config(h.config), self.g,
-                                               h.epochs)))
+        self.line("\n".join(final_report(h, reason, self.g, decision_lines(decision_of(h)))))
 
 
 def watch_terminal(

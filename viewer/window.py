@@ -23,20 +23,20 @@ from typing import Protocol, TextIO
 
 from matplotlib.figure import Figure
 
-from shared.console import UNICODE, asciify, glyphs_for
+from shared.console import UNICODE, asciify, final_report, glyphs_for
 from shared.figure import figure_title, save_png
 from shared.history import History
 from shared.logreader import NewRun
-from shared.records import EPOCH, Record
+from shared.records import END, EPOCH, Record
 from shared.rundir import RunDir
 from shared.stopfile import who
-from viewer.events import Events
+from viewer.events import CATCH_UP_EPOCHS, Events
 from viewer.frames import Frames
 from viewer.geometry import DEBUG_GEOMETRY_ENV, report_geometry
 from viewer.header import on_screen, show_header
 from viewer.layout import lay_out
 from viewer.limits import hold_axes
-from viewer.log_panel import LOG_LINES, LogPanel
+from viewer.log_panel import LogPanel
 from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, Status, pid_alive, status_of
 from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, StopButton, ask_to_stop, label_for
 from viewer.ticker import Ticker
@@ -94,7 +94,8 @@ class RunWindow:
         self.debug_geometry = (os.environ.get(DEBUG_GEOMETRY_ENV) == "1") if debug_geometry is None \
             else debug_geometry
         self.history = History()
-        self.events = Events(UNICODE)
+        self.events = Events(UNICODE, checkpoint=str(self.run_dir.checkpoint))
+        self.events.final_best = getattr(source, "final_best", None)  # replay knows the run's last best
         self.status = Status(WAITING, "waiting for the run")
         self.closed = False
         self.interrupted = False  # set by a Ctrl-C handler while the GUI loop runs
@@ -109,7 +110,7 @@ class RunWindow:
         parts = lay_out(fig, f"stlar-dl {'watch' if live else 'replay'} — {self.run_dir.path}")
         self.caption, self.header, self.panels = parts.caption, parts.header, parts.panels
         self.log = LogPanel(parts.ax_log)
-        self.log_lines, self.log_texts = self.log.lines, self.log.texts
+        self.log_lines, self.log_texts = self.log.lines, self.log.texts  # every line; the rows on the panel
         self.status_text, self.ax_button = parts.status, parts.ax_button
         self.stop_button = StopButton(parts.ax_button, self.click)
         self.button = self.stop_button.button
@@ -122,6 +123,7 @@ class RunWindow:
         self._frames = Frames(fig, self._axes, dynamic, parts.outside, header=self.header, status=self.status_text,
                               log=self.log, ax_button=self.ax_button, caption=self.caption,
                               button_label=lambda: self.button_label)
+        self.log.connect(self._log_scrolled)
         if self.debug_geometry:
             report_geometry(self)
         self._update_panels()
@@ -187,11 +189,12 @@ class RunWindow:
         if not items:
             return False
         epochs = False
-        # Catching up on a long run, only the epochs the log panel shows get a line and warnings: formatting
-        # 100,000 lines that scroll out at once took half of an attach.
-        skip = self.events.catch_up(items, keep=LOG_LINES)
+        # Catching up on a long run, only the last CATCH_UP_EPOCHS epochs get a line and warnings: formatting
+        # 100,000 lines nobody scrolls back to took half of an attach.
+        skip = self.events.catch_up(items)
+        self.events.saved_best(items)
         if skip:
-            self._log(self.events.catch_up_note(skip, LOG_LINES, lines=False))
+            self._log(self.events.catch_up_note(skip, CATCH_UP_EPOCHS, lines=False))
             # The oldest `skip` epochs: folded in bulk. Records of other types among them (the start record)
             # still get their lines, in order; none of those lines reads the epochs.
             end = seen = 0
@@ -220,6 +223,9 @@ class RunWindow:
             skip -= added
             for text in self.events.lines(item, self.history, diagnose=skip < 0):
                 self._log(text)
+            if item["type"] == END:
+                for text in final_report(self.history, item["reason"]):
+                    self._log(text)
         if epochs:
             self._update_panels()
             if self.png is not None and self.history.n_epochs:
@@ -257,6 +263,10 @@ class RunWindow:
     def _show_log(self) -> None:
         if self.log.show():
             self._frames.dirty.add("log")
+
+    def _log_scrolled(self) -> None:
+        self._show_log()
+        self.redraw()
 
     def _reader_warning(self, message: str) -> None:
         self._log(self.events.warning(message))
