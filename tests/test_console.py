@@ -41,7 +41,7 @@ def test_epoch_line_shows_the_metrics_and_a_changed_lr():
 
 
 def test_the_end_block_names_the_best_epochs_metrics_known_or_not():
-    block = end_block("completed", 4, 0.25, {"val_accuracy": 0.75, "val_auroc": 0.8, "brier": 0.125})
+    block = end_block("completed", 4, 0.25, best_metrics={"val_accuracy": 0.75, "val_auroc": 0.8, "brier": 0.125})
     assert block[4] == "Best epoch's metrics: Val acc: 0.7500 | Val AUROC: 0.8000 | brier: 0.1250"
 
 
