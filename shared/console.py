@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from shared.diagnostics import OK_TEXT, Check, Finding, Plateau, Settings, diagnose, fmt_num, plateau_of, plateau_ok
+from shared.decision import KEYS as DECISION_KEYS
 from shared.history import History
-from shared.names import METRIC_LABELS, metric_label
+from shared.names import EPOCH_LINE_METRICS, METRIC_LABELS, metric_label
 
 RULE = "=" * 60
 THIN_RULE = "-" * 40
@@ -103,9 +104,9 @@ def epoch_line(record: dict[str, Any], prev_val: float | None, g: Glyphs = UNICO
     line = (f"Epoch {record['epoch']:>{width}}/{epochs} | Train: {fmt_loss(train)} | Val: {fmt_loss(val)} | "
             f"Gap: {fmt_signed(val - train)} | {g.delta} val: {fmt_delta(delta_val(val, prev_val))}")
     metrics = record.get("metrics") or {}
-    for key, label in METRIC_LABELS.items():
+    for key in EPOCH_LINE_METRICS:
         if key in metrics:
-            line += f" | {label}: {fmt_metric(metrics[key])}"
+            line += f" | {metric_label(key)}: {fmt_metric(metrics[key])}"
     lr = record.get("lr")
     if prev_lr is not None and lr is not None and math.isfinite(lr) and lr != prev_lr:
         line += f" | lr: {fmt_num(prev_lr)} {g.arrow} {fmt_num(lr)}"
@@ -149,8 +150,11 @@ def end_block(reason: str | None, best_epoch: int | None, best_val_loss: float |
         else "No epoch finished with a finite val loss"
     )
     lines = ["", RULE, title, best]
-    if best_epoch is not None and best_metrics:
-        lines.append(f"Best epoch's metrics: {metrics_text(best_metrics)}")
+    # The decision threshold's own keys are what the `extra` lines say (shared.decision); any other key,
+    # known to this version or not, is listed here.
+    shown = {k: v for k, v in (best_metrics or {}).items() if k not in DECISION_KEYS}
+    if best_epoch is not None and shown:
+        lines.append(f"Best epoch's metrics: {metrics_text(shown)}")
     return [*lines, *extra, RULE]
 
 

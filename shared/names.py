@@ -19,7 +19,9 @@ END_WORDS = {  # an end record's reason, as a sentence says it
 }
 
 # Epoch metrics in the order they are shown, with their labels; other keys are shown by their own name.
-METRIC_LABELS = {"val_accuracy": "Val acc", "val_auroc": "Val AUROC"}
+METRIC_LABELS = {"val_accuracy": "Val acc", "val_auroc": "Val AUROC", "val_precision": "Val precision",
+                 "val_recall": "Val recall", "val_f1": "Val F1"}
+EPOCH_LINE_METRICS = ("val_accuracy", "val_auroc")  # the ones every epoch line shows (the report shows all)
 
 
 def model_name(model_type: object) -> str:
