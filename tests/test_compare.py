@@ -72,7 +72,8 @@ def test_the_figure_names_runs_by_their_options_and_draws_every_kind_sensibly(sw
         # Differing options as names (planned epochs differ too), in order of start; no run ids.
         assert [t.split(",")[0] for t in labels] == ["lr=1e-3", "lr=1e-4", "lr=3e-4", "lr=5e-4"]
         assert labels[3] == "lr=5e-4, epochs=10 (no epoch yet)"
-        assert panel.ax.get_xlim()[1] == pytest.approx(10.5)  # the longest plan, not the longest run
+        # Ended runs span what they ran (8 epochs), not their plans (10): nothing squeezed to the left.
+        assert panel.ax.get_xlim()[1] == pytest.approx(8.5)
         arts = {view.labels[k]: a for k, a in panel._artists.items()}
         crash = next(a for text, a in arts.items() if text.startswith("lr=3e-4"))
         assert list(crash.end.get_xdata()) == [3]  # an X where the crashed run stops
@@ -109,6 +110,7 @@ def test_the_window_redraws_when_a_run_grows_and_not_otherwise(tmp_path):
     trainer.epochs(1)
     with RunSet([tmp_path], rescan_seconds=60) as runset:
         window = agg_window(runset)
+        assert window.view.panel.ax.get_xlim()[1] == pytest.approx(5.5)  # a live run: where it is heading
         draws = window.draws
         assert window.tick() is False and window.draws == draws  # nothing new: no redraw
         trainer.epochs(1)

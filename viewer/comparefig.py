@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from shared.figure import DISPLAY_MAX, epoch_tick
 from shared.history import History
-from viewer.runsummary import VAL_LOSS, TRAIN_LOSS, best_point, column
+from viewer.runsummary import TRAIN_LOSS, UNSETTLED, VAL_LOSS, best_point, column
 
 MAX_POINTS = 1500  # points per line at most; more are thinned (see `thin`)
 MARKER_EPOCHS = 40  # up to this many epochs each point gets a dot, so a run of 1 or 2 epochs is visible
@@ -146,7 +146,9 @@ class CompareFigure:
                 art.end.set_data([], [])
             xs.append(x)
             ys.append(y)
-            planned.append(h.planned_epochs or 0)
+            # A run that may still train shows where it is heading; an ended one only what it ran (an early
+            # stop at 30 of 1,000 planned epochs must not squeeze every curve into the left edge).
+            planned.append((h.planned_epochs or 0, run.verdict in UNSETTLED))
         self._style()
         self._legend(runs)
         self._limits(xs, ys, planned)
@@ -184,9 +186,12 @@ class CompareFigure:
         self.ax.legend(handles, [text for _, text in labels], loc="best", fontsize=8,
                        ncol=2 if len(labels) > 8 else 1, framealpha=0.85)
 
-    def _limits(self, xs: list[np.ndarray], ys: list[np.ndarray], planned: list[int]) -> None:
-        last = max([int(np.nanmax(x)) if x.size else 0 for x in xs] + planned + [1])
-        self.ax.set_xlim(0.5, last + 0.5)  # the longest plan: a run that stopped early shows where it stopped
+    def _limits(self, xs: list[np.ndarray], ys: list[np.ndarray], planned: list[tuple[int, bool]]) -> None:
+        ran = [int(np.nanmax(x)) for x in xs if x.size]
+        heading = [plan for plan, unsettled in planned if unsettled]
+        # No epoch anywhere yet: the epochs planned, as watch shows a run that has not begun.
+        last = max(ran + heading) if ran or heading else max([plan for plan, _ in planned] + [1])
+        self.ax.set_xlim(0.5, max(last, 1) + 0.5)
         finite = np.concatenate([y[np.isfinite(y)] for y in ys]) if ys else np.empty(0)
         if finite.size:
             lo, hi = float(finite.min()), float(finite.max())
