@@ -19,14 +19,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def runs(
-        dirs: Optional[list[Path]] = typer.Argument(None, metavar="DIR...", help=DIRS_HELP, show_default=False),
+        dirs: Optional[list[Path]] = typer.Argument(None, metavar="DIR", help=DIRS_HELP, show_default=False),
         json_out: bool = typer.Option(False, "--json", help="Print a JSON array, one object per run, for scripts."),
     ) -> None:
-        """List every run under the folders: where, run id, started, status, epochs, best val loss and AUROC, duration, and the options that differ between the runs listed. Oldest first.
+        """List every run under the folders, oldest first: status, epochs, best values, duration, and the options that differ.
 
-        Reads only the head and the tail of each log, so hundreds of runs list in about a second. A best AUROC
-        marked >= is the best of the epochs read (a long log's middle is not). Exit codes: 0 listed (also when
-        no run is found), 2 bad input.
+        Finds every folder with a training_log.jsonl, archived runs included. Reads only the start and the end of each log, so hundreds of runs list in about a second; a best AUROC marked ≥ is the best of a long run's last 50 epochs. Exit codes: 0 listed (also when none is found), 2 bad input.
         """  # noqa: E501 - typer keeps a paragraph's line breaks
         from viewer.runs import runs as run_runs
 
@@ -34,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def compare(
-        dirs: Optional[list[Path]] = typer.Argument(None, metavar="RUN_DIR_or_DIR...", help=DIRS_HELP,
+        dirs: Optional[list[Path]] = typer.Argument(None, metavar="RUN_DIR_or_DIR", help=DIRS_HELP,
                                                     show_default=False),
         png: Optional[Path] = typer.Option(None, "--png", metavar="FILE",
                                            help="Write the comparison figure to FILE and exit (no window)."),
@@ -50,9 +48,9 @@ def register(app: typer.Typer) -> None:
         poll: bool = typer.Option(False, "--poll",
                                   help="Poll the logs instead of waiting for file events (NFS, SMB, sshfs)."),
     ) -> None:
-        """Overlay runs in one window: val loss solid and train loss dashed, one colour per run, each run's best epoch starred, and a table of the runs named by the options that differ (lr=2e-4, wd=1e-3).
+        """Overlay runs, live, in one window, named by the options that differ (lr=2e-4, wd=1e-3).
 
-        Live: runs still training update as their logs grow, and a run that starts later under a given folder joins. Click a run's curve or table row to highlight it. Exit codes: 0 done, 2 bad input.
+        Val loss solid and train loss dashed, one colour per run, each run's best epoch starred, and a table of the runs with their status and best values. Runs still training update as their logs grow; a run that starts later under a given folder joins. Click a run's curve or table row to highlight it. Exit codes: 0 done, 2 bad input.
         """  # noqa: E501 - typer keeps a paragraph's line breaks
         from viewer.compare import compare as run_compare
 
