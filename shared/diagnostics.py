@@ -313,7 +313,7 @@ def epochs_without_improvement(val: Sequence[float], min_delta: float = DEFAULT_
 
 def check_early_stop(val: Sequence[float], s: Settings) -> Finding | None:
     wait = epochs_without_improvement(val, s.min_delta)
-    if wait < s.patience:
+    if s.patience <= 0 or wait < s.patience:  # patience 0: early stopping is off
         return None
     return Finding(
         Check.EARLY_STOP,
@@ -361,4 +361,4 @@ class EarlyStopping:
             self.best, self.best_epoch, self.wait = val_loss, epoch, 0
             return True, False
         self.wait += 1
-        return False, self.wait >= self.patience
+        return False, 0 < self.patience <= self.wait  # patience 0: early stopping is off

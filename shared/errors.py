@@ -19,3 +19,8 @@ class LogWriteError(StlarError):
 
 class ExportError(StlarError):
     """An exported model does not reproduce its checkpoint, or cannot be written; nothing is left behind."""
+
+
+class OutputClosed(Exception):
+    """The reader of our output went away (`stlar-dl replay RUN_DIR | head -1`): not an error, nothing more to
+    print. Not an OSError, so that no layer in between mistakes it for one; the CLI ends quietly with 0."""

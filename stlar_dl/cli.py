@@ -6,6 +6,7 @@ exit code 2, like usage errors. Nothing below this layer prints a traceback for 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,8 +19,9 @@ import typer.core
 _click = getattr(typer.core, "_click", None) or typer.core.click
 ClickException, UsageError = _click.exceptions.ClickException, _click.exceptions.UsageError
 
-from shared.errors import StlarError
+from shared.errors import OutputClosed, StlarError
 from shared.version import __version__
+from trainer.cli import EXIT_HELP
 from trainer.cli import register as register_trainer
 from viewer.cli import register as register_viewer
 from viewer.compare_cli import register as register_compare
@@ -54,6 +56,54 @@ register_trainer(app)
 register_viewer(app)
 register_compare(app)
 
+# Every command's exit codes, shown at the end of its --help (and listed in the README).
+_COMMON = "2 bad input (one line on stderr says what and how to fix it); 130 Ctrl-C; 1 internal error"
+EXIT_CODES = {
+    "": f"Exit status: 0 success; {_COMMON}. Each command's --help lists its own.",
+    "train-dl": EXIT_HELP,
+    "demo": EXIT_HELP,
+    "demo-data": f"Exit status: 0 written; {_COMMON}.",
+    "export": f"Exit status: 0 exported and checked against the checkpoint; {_COMMON}.",
+    "watch": "Exit status: 0 the window was closed, the run ended (--no-window) or Ctrl-C detached (training goes "
+             f"on); {_COMMON.replace('; 130 Ctrl-C', '')}.",
+    "replay": f"Exit status: 0 shown (also when a pipe's reader such as head stops early); {_COMMON}.",
+    "stop": f"Exit status: 0 the stop was requested (or already had been); {_COMMON}.",
+}  # runs and compare say theirs in their own help
+_METAVARS = {"int": "N", "float": "NUMBER", "str": "TEXT", "path": "PATH"}
+
+
+def _plain_help() -> None:
+    """One metavar style in every --help: UPPERCASE words (FILE, N, NUMBER), none for a flag, and an argument
+    shown once, by its name (typer 0.2x would print `<bool>`, `<int>` and `RUN_DIR <path>`)."""
+    import typer.core as core
+
+    option_type = core.TyperOption.display_type_rich
+
+    def option_metavar(self, ctx):  # noqa: ANN001 - typer's signature
+        if getattr(self, "is_flag", False):
+            return None
+        shown = option_type(self, ctx)
+        if self.metavar is None and isinstance(shown, str) and shown.startswith("<") and shown.endswith(">"):
+            return _METAVARS.get(shown[1:-1], shown[1:-1].upper())
+        return shown
+
+    core.TyperOption.display_type_rich = option_metavar
+    core.TyperArgument.display_type_rich = lambda self, ctx: None
+
+
+_plain_help()
+
+
+def command() -> _click.Command:
+    """The click command of the app, with -h as well as --help and each command's exit codes in its help."""
+    group = typer.main.get_command(app)
+    group.context_settings["help_option_names"] = ["-h", "--help"]  # inherited by every command's context
+    group.epilog = EXIT_CODES[""]
+    for name, sub in getattr(group, "commands", {}).items():
+        if name in EXIT_CODES:
+            sub.epilog = EXIT_CODES[name]
+    return group
+
 
 def error_line(message: str) -> None:
     """Print a user-facing error as one line on stderr."""
@@ -62,9 +112,10 @@ def error_line(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the CLI; exit 2 with one line for bad input, 130 for Ctrl-C."""
+    """Run the CLI; exit 2 with one line for bad input, 130 for Ctrl-C. `stlar-dl` alone prints the help."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        code = app(args=list(argv) if argv is not None else None, prog_name="stlar-dl", standalone_mode=False)
+        code = command().main(args=args or ["--help"], prog_name="stlar-dl", standalone_mode=False)
     except StlarError as exc:
         error_line(str(exc))
         sys.exit(2)
@@ -77,4 +128,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
+    except (OutputClosed, BrokenPipeError):
+        # The reader of a pipe stopped early (`stlar-dl replay RUN_DIR | head -1`): nothing more to say.
+        # Point stdout at /dev/null so that Python's own flush at exit does not fail on the pipe again.
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        sys.exit(0)
     sys.exit(code if isinstance(code, int) else 0)

@@ -19,15 +19,15 @@ EXIT_HELP = ("Exit status: 0 finished, early-stopped or stopped; 2 bad input or 
 
 
 def train_dl_command(
-    train: str = typer.Option(..., "--train", help="Training manifest CSV (columns segment_path, label).",
+    train: str = typer.Option(..., "--train", metavar="CSV", help="Training manifest CSV (columns segment_path, label).",
                               show_default=False),
-    val: str = typer.Option(..., "--val", help="Validation manifest CSV, same format as --train.",
+    val: str = typer.Option(..., "--val", metavar="CSV", help="Validation manifest CSV, same format as --train.",
                             show_default=False),
     epochs: int = typer.Option(c.EPOCHS, "--epochs", help="Most epochs to train, >= 1."),
     batch_size: int = typer.Option(c.BATCH_SIZE, "--batch-size", help="Segments per optimiser step, >= 1."),
     lr: float = typer.Option(c.LR, "--lr", help="Adam learning rate, >= 0."),
     weight_decay: float = typer.Option(c.WEIGHT_DECAY, "--weight-decay", help="Adam weight decay (L2), >= 0."),
-    out_dir: str = typer.Option(DEFAULT_RUN_DIR, "--out-dir",
+    out_dir: str = typer.Option(DEFAULT_RUN_DIR, "--out-dir", metavar="DIR",
                                 help="Run folder for log, best.pt, metrics and curves; an earlier run is archived."),
     num_workers: int = typer.Option(c.NUM_WORKERS, "--num-workers",
                                     help="Data-loader worker processes, >= 0 (0 = load in this process)."),
@@ -38,13 +38,14 @@ def train_dl_command(
     fs: float = typer.Option(c.FS, "--fs", help="Sampling rate of the segments in Hz, > 0; recorded in the "
                              "config and the export (the models themselves work in samples)."),
     patience: int = typer.Option(c.PATIENCE, "--patience",
-                                 help="Early stop after this many epochs without a new best val loss, >= 0."),
+                                 help="Early stop after this many epochs without a new best val loss, >= 0; 0 turns early "
+                                      "stopping off (all --epochs are trained)."),
     min_delta: float = typer.Option(c.MIN_DELTA, "--min-delta",
                                     help="Val-loss decrease that counts as a new best, loss units, >= 0."),
     no_plot: bool = typer.Option(False, "--no-plot",
                                  help="Skip training_curves.png (the metrics and params JSON are still written)."),
     gui: bool = typer.Option(False, "--gui", help="Also open the live viewer (stlar-dl watch OUT_DIR) in its own window."),
-    device: str = typer.Option(c.DEVICE, "--device", help="auto (cuda if available, else cpu), cpu, cuda or cuda:N."),
+    device: str = typer.Option(c.DEVICE, "--device", metavar="DEVICE", help="auto (cuda if available, else cpu), cpu, cuda or cuda:N."),
     seed: int = typer.Option(c.SEED, "--seed",
                              help="Seed for weights and shuffling, >= 0; same seed, data and CPU give the same losses."),
     threads: int = typer.Option(c.THREADS, "--threads",
@@ -99,8 +100,7 @@ def demo_data_command(
 
 
 def demo_command(
-    demo_dir: str = typer.Argument("stlar-dl-demo", metavar="[DIR]",
-                                   help="Folder for data/ and models/ (default stlar-dl-demo)."),
+    demo_dir: str = typer.Argument("stlar-dl-demo", metavar="DIR", help="Folder for data/ and models/."),
     gui: bool = typer.Option(False, "--gui", help="Also open the live viewer on DIR/models."),
 ) -> None:
     """Make demo data and train on it headless in well under a minute: the quickest tour of stlar-dl."""

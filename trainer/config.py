@@ -74,7 +74,7 @@ class TrainConfig:
         _int_at_least("--epochs", self.epochs, 1, "train for at least one epoch")
         _int_at_least("--batch-size", self.batch_size, 1, "use at least 1 segment per batch (e.g. 64)")
         _int_at_least("--num-workers", self.num_workers, 0, "use 0 to load data in the training process")
-        _int_at_least("--patience", self.patience, 0, "use 0 to stop at the first epoch without a new best")
+        _int_at_least("--patience", self.patience, 0, "use 0 to turn early stopping off")
         _int_at_least("--seed", self.seed, 0, "use a non-negative integer such as 42")
         _int_at_least("--threads", self.threads, 0, "use 0 for torch's default (one thread per core)")
         _finite_at_least("--lr", self.lr, "the learning rate must be >= 0 (e.g. 1e-3)")

@@ -6,6 +6,8 @@ written atomically. They are written at the end of every run, whatever ended it.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,11 @@ def params_dict(history: History, reason: str, message: str) -> dict[str, Any]:
     """The configuration, the data set sizes and the device (from the start record), then the results."""
     start = history.start or {}
     out: dict[str, Any] = dict(history.config)
+    # Absolute, with the folder the run was started from: the file is read later from anywhere.
+    for key in ("train", "val", "out_dir"):
+        if isinstance(out.get(key), str):
+            out[key] = os.path.abspath(out[key])
+    out["working_dir"] = os.getcwd()
     for key in ("n_train", "n_val", "n_train_positive", "n_val_positive", "device", "model", "parameters",
                 "host", "pid", "versions"):
         if key in start:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.errors import InputError
+from shared.rundir import LOG_NAME
 
 
 def run_dir_arg(path: Path, *, must_exist: bool) -> Path:
-    """RUN_DIR as given; InputError if it is a file, or (when `must_exist`) if it does not exist."""
+    """RUN_DIR as given (the log's own path, RUN_DIR/training_log.jsonl, means its folder); InputError if it
+    is another file, or (when `must_exist`) if it does not exist."""
+    if path.name == LOG_NAME and not path.is_dir():
+        path = path.parent if str(path.parent) else Path(".")
     if path.exists() and not path.is_dir():
         raise InputError(f"RUN_DIR {path}: is a file, not a run directory; pass the folder given to "
                          f"train-dl --out-dir")

@@ -114,6 +114,10 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
     """Show the last run in RUN_DIR's log; return the exit code."""
     if speed is not None and not speed > 0:
         raise InputError(f"--speed {speed}: must be a positive number of epochs per second, such as 2")
+    if speed is not None and png is not None:
+        raise InputError(f"--speed {speed:g} with --png: a PNG shows the whole run at once; drop --speed (or "
+                         "--png to play the run in a window)")
+    run_dir = run_dir_arg(run_dir, must_exist=True)
     png = png_arg(png) if png is not None else None
     records, warnings = load_run(run_dir)
     history = history_of(records)

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from shared.console import asciify, final_report, glyphs_for
 from shared.decision import decision_lines, decision_of
+from shared.errors import OutputClosed
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, Record
@@ -41,9 +42,12 @@ class ConsolePrinter:
 
     def line(self, text: str = "") -> None:
         try:
-            print(asciify(text, self.g), file=self.out, flush=True)
-        except UnicodeEncodeError:  # a stream that claimed an encoding it cannot honour
-            print(text.encode("ascii", "replace").decode("ascii"), file=self.out, flush=True)
+            try:
+                print(asciify(text, self.g), file=self.out, flush=True)
+            except UnicodeEncodeError:  # a stream that claimed an encoding it cannot honour
+                print(text.encode("ascii", "replace").decode("ascii"), file=self.out, flush=True)
+        except BrokenPipeError:
+            raise OutputClosed from None
 
     def feed(self, items: list[Record | NewRun]) -> bool:
         added = False
