@@ -68,7 +68,10 @@ EXIT_CODES = {
              f"on); {_COMMON.replace('; 130 Ctrl-C', '')}.",
     "replay": f"Exit status: 0 shown (also when a pipe's reader such as head stops early); {_COMMON}.",
     "stop": f"Exit status: 0 the stop was requested (or already had been); {_COMMON}.",
-}  # runs and compare say theirs in their own help
+    "runs": f"Exit status: 0 listed (also when no run is found); {_COMMON}.",
+    "compare": "Exit status: 0 the window was closed, the PNG written, or (--no-window) no run is live any more or "
+               f"Ctrl-C detached (training goes on); {_COMMON.replace('; 130 Ctrl-C', '')}.",
+}
 _METAVARS = {"int": "N", "float": "NUMBER", "str": "TEXT", "path": "PATH"}
 
 

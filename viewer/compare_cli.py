@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List every run under the folders, oldest first: status, epochs, best values, duration, and the options that differ.
 
-        Finds every folder with a training_log.jsonl, archived runs included. Reads only the start and the end of each log, so hundreds of runs list in about a second; a best AUROC marked ≥ is the best of a long run's last 50 epochs. Exit codes: 0 listed (also when none is found), 2 bad input.
+        Finds every folder with a training_log.jsonl, archived runs included. Reads only the start and the end of each log, so hundreds of runs list in about a second; a best AUROC marked ≥ is the best of a long run's last 50 epochs.
         """  # noqa: E501 - typer keeps a paragraph's line breaks
         from viewer.runs import runs as run_runs
 
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Overlay runs, live, in one window, named by the options that differ (lr=2e-4, wd=1e-3).
 
-        Val loss solid and train loss dashed, one colour per run, each run's best epoch starred, and a table of the runs with their status and best values. Runs still training update as their logs grow; a run that starts later under a given folder joins. Click a run's curve or table row to highlight it. Exit codes: 0 done, 2 bad input.
+        Val loss solid and train loss dashed, one colour per run, each run's best epoch starred, and a table of the runs with their status and best values. Runs still training update as their logs grow; a run that starts later under a given folder joins. Click a run's curve or table row to highlight it.
         """  # noqa: E501 - typer keeps a paragraph's line breaks
         from viewer.compare import compare as run_compare
 
