@@ -94,11 +94,15 @@ class InProcessViewer:
         def step():
             self.follower.wait(timeout=0.2)
             self.window.tick()
-            if not self.kinds or self.kinds[-1] != self.window.status.kind:
-                self.kinds.append(self.window.status.kind)
+            self.observe()
             return condition()
 
         wait_until(step, what=what, interval=0)
+
+    def observe(self) -> None:
+        """Note the status shown now (after a tick, or after a click changed it without a tick)."""
+        if not self.kinds or self.kinds[-1] != self.window.status.kind:
+            self.kinds.append(self.window.status.kind)
 
     def close(self) -> None:
         self.follower.close()
