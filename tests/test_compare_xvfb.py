@@ -20,6 +20,7 @@ TOOLS = ("Xvfb", "xdotool", "import")
 pytestmark = pytest.mark.skipif(not have(*TOOLS), reason=f"needs {', '.join(TOOLS)} (apt-get install xvfb "
                                                                    "xdotool imagemagick)")
 ROW = re.compile(r"\[STLAR_DEBUG_GEOMETRY\] row=(?P<key>\w+) x=(?P<x>\d+) y=(?P<y>\d+) w=(?P<w>\d+) h=(?P<h>\d+)")
+EPOCHS = re.compile(r"\[STLAR_DEBUG_GEOMETRY\] epochs=(\d+)")
 HIGHLIGHT = np.array((0xFF, 0xF3, 0xB0)) / 255  # the highlighted row's background
 
 
@@ -47,6 +48,10 @@ def test_real_compare_window_updates_live_and_a_click_highlights_a_run(tmp_path)
             Spawned(FAKE_RUN + [str(live), "--epochs", "300", "--epoch-seconds", "0.3"]) as trainer, \
             Spawned(STLAR + ["compare", str(tmp_path)], DISPLAY=display, STLAR_DEBUG_GEOMETRY="1") as compare:
         compare.expect("row=run2", timeout=90)  # three rows drawn: the trainer's run joined
+        # The window keeps drawing the live run's new epochs (its timer keeps ticking).
+        shown = [int(m[1]) for m in map(EPOCHS.search, compare.lines) if m]
+        while max(shown) < shown[0] + 3:
+            shown.append(int(EPOCHS.search(compare.expect("] epochs=", timeout=60))[1]))
         first = xw.screenshot_showing_curves(display, tmp_path / "compare_live.png")
         xw.assert_not_blank(first, row_box(compare, "run2"))
         for attempt in range(3):  # a late rescale may move the row: the next report says where it is now

@@ -44,6 +44,7 @@ class CompareWindow:
         self._picked_event: object = None
         self._debug = os.environ.get(DEBUG_GEOMETRY_ENV) == "1"
         self._reported: tuple = ()
+        self._reported_epochs = -1
         fig.canvas.mpl_connect("pick_event", self._on_pick)
         fig.canvas.mpl_connect("button_press_event", self._on_press)
         fig.canvas.mpl_connect("close_event", lambda _event: self._stop())
@@ -58,8 +59,13 @@ class CompareWindow:
     # ---- updates ------------------------------------------------------------------------------------------
     def start_timer(self) -> None:
         self.timer = self.fig.canvas.new_timer(interval=TIMER_MS)
-        self.timer.add_callback(self.tick)
+        self.timer.add_callback(self._on_timer)
         self.timer.start()
+
+    def _on_timer(self) -> None:
+        # Returns None on purpose: matplotlib's timer drops a callback that returns 0 or False, and `tick`
+        # returns False whenever nothing needed a redraw.
+        self.tick()
 
     def tick(self) -> bool:
         """Fold in what the runs appended; redraw if anything shown changed. True if it redrew."""
@@ -140,6 +146,10 @@ class CompareWindow:
                 int(box.height))
 
     def _report_geometry(self) -> None:
+        epochs = sum(run.history.n_epochs for run in self.runset.runs)
+        if epochs != self._reported_epochs:  # what a frame shows: a GUI test sees live runs grow on screen
+            self._reported_epochs = epochs
+            print(f"[{DEBUG_GEOMETRY_ENV}] epochs={epochs}", file=sys.stderr, flush=True)
         rows = tuple((key, self.row_screen_box(key)) for key in self.view.row_keys)
         if rows != self._reported and all(box is not None for _, box in rows):
             self._reported = rows
