@@ -32,12 +32,13 @@ class LogWriter:
         run_id: str | None = None,
         clock: Callable[[], float] = time.time,
         fsync: bool = True,
+        seq: int = 0,
     ) -> None:
         self.path = Path(path)
         self.run_id = run_id or new_run_id()
         self._clock = clock
         self._fsync = fsync
-        self._seq = 0
+        self._seq = seq  # a resumed run goes on from its log's next seq
         try:
             self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:

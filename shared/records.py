@@ -18,7 +18,10 @@ import orjson
 SCHEMA_VERSION = 1
 
 START, EPOCH, PROGRESS, STOP_REQUESTED, END = "start", "epoch", "progress", "stop_requested", "end"
-RECORD_TYPES = (START, EPOCH, PROGRESS, STOP_REQUESTED, END)
+# `resume`: the run goes on in a new trainer process after epoch `epoch` (`train-dl --resume`); epoch records
+# after that epoch, if the log holds any (the process died before saving it), are superseded.
+RESUME = "resume"
+RECORD_TYPES = (START, EPOCH, PROGRESS, STOP_REQUESTED, END, RESUME)
 
 END_REASONS = ("completed", "early_stopped", "stopped", "diverged", "interrupted", "failed")
 
@@ -40,6 +43,7 @@ FIELDS: dict[str, dict[str, str]] = {
     PROGRESS: {"epoch": _INT, "batch": _INT, "batches": _INT, "train_loss": _OPT_NUM, "elapsed": _NUM},
     STOP_REQUESTED: {"epoch": _INT, "stop": _OPT_DICT},
     END: {"reason": _STR, "epochs_run": _INT, "best_epoch": _OPT_INT, "best_val_loss": _OPT_NUM, "message": _STR},
+    RESUME: {"epoch": _INT, "epochs": _INT, "config": _DICT, "best_epoch": _OPT_INT, "best_val_loss": _OPT_NUM},
 }
 
 

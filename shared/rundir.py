@@ -10,6 +10,7 @@ DEFAULT_RUN_DIR = "models"
 LOG_NAME = "training_log.jsonl"
 STOP_NAME = "STOP"
 CHECKPOINT_NAME = "best.pt"
+LAST_NAME = "last.pt"  # everything a resume needs, after the last recorded epoch
 METRICS_NAME = "training_metrics.json"
 PARAMS_NAME = "training_params.json"
 CURVES_NAME = "training_curves.png"
@@ -17,7 +18,7 @@ LOCK_NAME = ".stlar-dl.lock"
 ARCHIVE_NAME = "archive"
 
 # What a run leaves behind and is archived before the next run in the same directory.
-RUN_OUTPUTS = (LOG_NAME, CHECKPOINT_NAME, METRICS_NAME, PARAMS_NAME, CURVES_NAME)
+RUN_OUTPUTS = (LOG_NAME, CHECKPOINT_NAME, METRICS_NAME, PARAMS_NAME, CURVES_NAME, LAST_NAME)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class RunDir:
     @property
     def checkpoint(self) -> Path:
         return self.path / CHECKPOINT_NAME
+
+    @property
+    def last(self) -> Path:
+        return self.path / LAST_NAME
 
     @property
     def metrics(self) -> Path:

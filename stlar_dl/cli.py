@@ -120,8 +120,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = command().main(args=args or ["--help"], prog_name="stlar-dl", standalone_mode=False)
     except StlarError as exc:
-        error_line(str(exc))
-        sys.exit(2)
+        # `quiet`: a torchrun process other than rank 0, whose rank 0 reports the same error;
+        # `exit_code`: 1 for a failure that is no input mistake (a peer process died).
+        if not getattr(exc, "quiet", False):
+            error_line(str(exc))
+        sys.exit(getattr(exc, "exit_code", 2))
     except UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         error_line(exc.format_message() + hint)

@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from shared.errors import InputError
 from shared.rundir import DEFAULT_RUN_DIR
 from trainer import config as c
 
@@ -19,10 +20,11 @@ EXIT_HELP = ("Exit status: 0 finished, early-stopped or stopped; 2 bad input or 
 
 
 def train_dl_command(
-    train: str = typer.Option(..., "--train", metavar="CSV", help="Training manifest CSV (columns segment_path, label).",
-                              show_default=False),
-    val: str = typer.Option(..., "--val", metavar="CSV", help="Validation manifest CSV, same format as --train.",
-                            show_default=False),
+    ctx: typer.Context,
+    train: str = typer.Option(None, "--train", metavar="CSV", help="Training manifest CSV (columns segment_path, "
+                              "label); required unless --resume RUN_DIR.", show_default=False),
+    val: str = typer.Option(None, "--val", metavar="CSV", help="Validation manifest CSV, same format as --train; "
+                            "required unless --resume RUN_DIR.", show_default=False),
     epochs: int = typer.Option(c.EPOCHS, "--epochs", help="Most epochs to train, >= 1."),
     batch_size: int = typer.Option(c.BATCH_SIZE, "--batch-size", help="Segments per optimiser step, >= 1."),
     lr: float = typer.Option(c.LR, "--lr", help="Adam learning rate, >= 0."),
@@ -54,6 +56,11 @@ def train_dl_command(
                                      "workers) share a few cores."),
     use_cwt: bool = typer.Option(False, "--use-cwt", help="STLAR's CWT input (type 6): not supported, refused."),
     debug_cwt: bool = typer.Option(False, "--debug-cwt", help="STLAR's CWT debugging: not supported, refused."),
+    resume: str = typer.Option(None, "--resume", metavar="RUN_DIR|auto",
+                               help="Continue the run in RUN_DIR from its last epoch (same run id; options not "
+                                    "given are the run's own; --epochs, --lr and the like may change, the model and "
+                                    "data may not). 'auto': continue the run in --out-dir if it is unfinished "
+                                    "(killed, interrupted or failed), else start a new one.", show_default=False),
 ) -> None:
     """Train a 1-D CNN HFO classifier from STLAR manifests.
 
@@ -62,15 +69,26 @@ def train_dl_command(
     Watch it with `stlar-dl watch OUT_DIR`; stop it after the current epoch with `stlar-dl stop OUT_DIR` or Ctrl-C.
 
     At the end: training_metrics.json, training_params.json and training_curves.png.
+
+    Every epoch also keeps OUT_DIR/last.pt, which --resume continues from. Under torchrun
+    (torchrun --nproc-per-node N -m stlar_dl train-dl ...) each process trains on its share of the data.
     """
     c.refuse_cwt(use_cwt, debug_cwt)
     from trainer.train_dl import train_dl
 
-    cfg = c.TrainConfig(train=train, val=val, epochs=epochs, batch_size=batch_size, lr=lr,
+    # Options given on the command line replace a resumed run's own; the others are the run's.
+    given = frozenset(name for name in c.OPTION_NAMES
+                      if (source := ctx.get_parameter_source(name)) is not None and source.name != "DEFAULT")
+    if resume is None or resume == "auto":
+        for flag, value in (("--train", train), ("--val", val)):
+            if value is None:
+                raise InputError(f"Missing option '{flag}' (only --resume RUN_DIR may leave it out: it continues "
+                                   "the run with the run's own manifests)")
+    cfg = c.TrainConfig(train=train or "", val=val or "", epochs=epochs, batch_size=batch_size, lr=lr,
                         weight_decay=weight_decay, out_dir=out_dir, num_workers=num_workers,
                         model_type=model_type, fs=fs, patience=patience, min_delta=min_delta, no_plot=no_plot,
                         gui=gui, device=device, seed=seed, threads=threads)
-    outcome = train_dl(cfg)
+    outcome = train_dl(cfg, resume=resume, given=given)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 

@@ -156,3 +156,13 @@ class ListPrinter(Printer):
 
     def batch(self, batch: int, batches: int, loss: float | None, phase: str = "train") -> None:
         self.batches.append((batch, batches, phase))
+
+
+class QuietPrinter(ListPrinter):
+    """Prints and keeps nothing: the console of a torchrun process other than rank 0 (rank 0 speaks for all)."""
+
+    def line(self, text: str = "") -> None:
+        return None
+
+    def batch(self, batch: int, batches: int, loss: float | None, phase: str = "train") -> None:
+        return None

@@ -18,6 +18,11 @@ Contract:
   the epoch is recorded with a null train loss and no validation. A non-finite val loss also diverges.
 - Returns the final `LoopState`; if an exception escapes (a second Ctrl-C, a log write failing), the
   `state` passed in still says how far the run got, for the end record.
+- Under torchrun (`io.comm` a `distributed.Group`) every process runs this loop on its share of the
+  batches; the processes agree, at fixed points, on what one process would have decided alone: a
+  non-finite loss before each step, the epoch's summed train loss, every validation batch's result, a
+  signal any of them got, and rank 0's verdict on how the run goes on. Only rank 0's `io` writes or prints.
+- `first_epoch` > 1 continues a resumed run: `state` then holds its early-stopping state and losses so far.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from shared.console import epoch_line, new_best_line
 from shared.diagnostics import EarlyStopping, fmt_num
 from shared.records import EPOCH, PROGRESS, STOP_REQUESTED
 from trainer.console import ListPrinter, Printer
+from trainer.distributed import Solo, unwrap
 from trainer.interrupt import describe
 from trainer.metrics import accuracy, auroc
 from trainer.threshold import sigmoid, threshold_metrics
@@ -58,6 +64,9 @@ class LoopIO:
     clock: Callable[[], float] = time.monotonic  # durations and the progress throttle
     wall_clock: Callable[[], float] = time.time  # `requested_at` of a signal's stop request
     checkpoint_shown: str = "best.pt"  # the checkpoint path as the user would type it
+    save_last: Callable[[int], None] = lambda epoch: None  # after a recorded epoch: keep last.pt for resuming
+    epoch_started: Callable[[int], None] = lambda epoch: None  # e.g. the distributed sampler's set_epoch
+    comm: Solo = field(default_factory=Solo)  # what the processes of a torchrun job agree on
 
 
 @dataclass
@@ -90,18 +99,24 @@ def train_loop(
     io: LoopIO,
     device: str | torch.device = "cpu",
     state: LoopState | None = None,
+    first_epoch: int = 1,
 ) -> LoopState:
     """Train for up to `epochs` epochs; return the state with `reason` and `message` set (see module doc)."""
     st = state if state is not None else LoopState()
-    st.early = EarlyStopping(patience=patience, min_delta=min_delta)
+    if first_epoch == 1:
+        st.early = EarlyStopping(patience=patience, min_delta=min_delta)
+    else:  # a resumed run keeps its best and its wait; a new --patience or --min-delta applies from here
+        st.early.patience, st.early.min_delta = patience, min_delta
+    comm = io.comm
     loss_fn = nn.BCEWithLogitsLoss()
     printer = io.printer
     n_batches = _length(train_loader)
     n_val_batches = _length(val_loader)
 
-    def poll() -> None:
-        """See a stop file or a first signal; act on the first one (line + record), once."""
-        signal_name = io.interrupt_requested()
+    def poll(signal_name: str | None = None) -> None:
+        """See a stop file or a first signal (this process's, or `signal_name`); act on the first one
+        (line + record), once."""
+        signal_name = signal_name or io.interrupt_requested()
         if st.stop_cause is not None:
             if signal_name and st.stop_cause != "interrupted" and not st.signal_noted:
                 st.signal_noted = True
@@ -122,10 +137,12 @@ def train_loop(
         with io.critical():
             io.write_record(STOP_REQUESTED, epoch=st.epoch, stop=dict(st.stop_request))
 
-    prev_val: float | None = None
+    # The previous epoch, as the viewers see it in the log (a resumed run's last one).
+    prev_val: float | None = st.val_loss[-1] if st.val_loss else None
     prev_lr: float | None = None
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first_epoch, epochs + 1):
         st.epoch = epoch
+        io.epoch_started(epoch)
         t0 = last_progress = io.clock()
         printer.epoch_start(epoch, epochs, n_batches)
 
@@ -137,7 +154,7 @@ def train_loop(
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = loss_fn(model(x), y)
             value = float(loss.item())
-            if not math.isfinite(value):
+            if not comm.all_finite(math.isfinite(value)):  # one process's NaN stops every process's step
                 diverged_at = batch  # no step on a non-finite loss: the weights stay as they were
                 loss_sum, seen = math.nan, seen + len(y)
                 break
@@ -153,23 +170,29 @@ def train_loop(
                 with io.critical():
                     io.write_record(PROGRESS, epoch=epoch, batch=batch, batches=n_batches,
                                     train_loss=loss_sum / seen, elapsed=now - t0, phase="train")
+        loss_sum, seen = comm.sum(loss_sum, seen)  # every process's share of the epoch
         train_loss = loss_sum / seen if seen else math.nan
 
         # ---- validation phase: loss, accuracy and AUROC on the whole validation set ------------------------
         val_loss = math.nan
         metrics = {"val_accuracy": None, "val_auroc": None, **threshold_metrics(np.empty(0), np.empty(0))}
         if diverged_at is None:
-            model.eval()
-            v_sum, v_seen, logits_all, labels_all = 0.0, 0, [], []
+            # The bare model, not its DDP wrapper: processes hold different numbers of val batches, and the
+            # wrapper's forward would wait for the others. Every replica first takes rank 0's buffers.
+            evaluated = unwrap(model)
+            comm.sync_buffers(evaluated)
+            evaluated.eval()
+            v_sum, v_seen, batches = 0.0, 0, []  # batches: (mean loss, size, logits, labels) of each val batch
             with torch.no_grad():
                 for vbatch, (x, y) in enumerate(val_loader, start=1):
                     poll()
                     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                    logits = model(x)
-                    v_sum += float(loss_fn(logits, y).item()) * len(y)
+                    logits = evaluated(x)
+                    batch_loss = float(loss_fn(logits, y).item())
+                    v_sum += batch_loss * len(y)
                     v_seen += len(y)
-                    logits_all.append(logits.detach().float().cpu().numpy())
-                    labels_all.append(y.detach().float().cpu().numpy())
+                    batches.append((batch_loss, len(y), logits.detach().float().cpu().numpy(),
+                                    y.detach().float().cpu().numpy()))
                     now = io.clock()
                     printer.batch(vbatch, n_val_batches, v_sum / v_seen, phase="val")
                     if now - last_progress >= PROGRESS_EVERY_S:
@@ -178,9 +201,16 @@ def train_loop(
                             io.write_record(PROGRESS, epoch=epoch, batch=n_batches, batches=n_batches,
                                             train_loss=train_loss, elapsed=now - t0, phase="val",
                                             val_batch=vbatch, val_batches=n_val_batches)
+            # All processes' batches in the single-process order, summed the same way: the same numbers.
+            batches = comm.gather(batches)
+            v_sum, v_seen = 0.0, 0
+            for batch_loss, size, _, _ in batches:
+                v_sum += batch_loss * size
+                v_seen += size
             val_loss = v_sum / v_seen if v_seen else math.nan
-            if logits_all:
-                logits_np, labels_np = np.concatenate(logits_all), np.concatenate(labels_all)
+            if batches:
+                logits_np = np.concatenate([b[2] for b in batches])
+                labels_np = np.concatenate([b[3] for b in batches])
                 metrics = {"val_accuracy": accuracy(logits_np, labels_np), "val_auroc": auroc(logits_np, labels_np),
                            **threshold_metrics(sigmoid(logits_np), labels_np)}
         printer.epoch_end()
@@ -204,6 +234,9 @@ def train_loop(
         st.epochs_run = epoch
         st.train_loss.append(train_loss)
         st.val_loss.append(val_loss)
+        if diverged_at is None and math.isfinite(val_loss):  # a resume starts from an epoch it can train on
+            with io.critical():
+                io.save_last(epoch)
         lr_now = float(optimizer.param_groups[0]["lr"])
         shown = {"epoch": epoch, "epochs": epochs, "train_loss": train_loss, "val_loss": val_loss, "lr": lr_now,
                  "metrics": metrics}
@@ -211,34 +244,44 @@ def train_loop(
         if is_best:
             printer.line(new_best_line(io.checkpoint_shown, printer.glyphs))
         prev_val, prev_lr = val_loss, lr_now  # the previous epoch, as the viewers see it in the log
-        poll()  # a stop that arrived while the epoch was being recorded still ends the run here
+        # A stop that arrived while the epoch was being recorded still ends the run here, and so does a
+        # signal that another process of a torchrun job got.
+        poll(comm.signals(io.interrupt_requested()))
 
-        # ---- termination conditions -------------------------------------------------------------------------
-        if diverged_at is not None or not math.isfinite(val_loss):
-            which = (f"train loss became non-finite at batch {diverged_at} of epoch {epoch}"
-                     if diverged_at is not None else f"val loss became non-finite in epoch {epoch}")
-            lr = float(optimizer.param_groups[0]["lr"])
-            st.reason = "diverged"
-            st.message = f"The {which}; lower --lr 10x ({fmt_num(lr)} -> {fmt_num(lr / 10)})"
-            printer.line(f"{printer.glyphs.warn} Training diverged: the {which}")
-            break
-        if st.stop_cause == "stopped":
-            by = st.stop_request.get("by") if st.stop_request else None
-            st.reason, st.message = "stopped", f"Stop requested{f' by {by}' if by else ''}; finished epoch {epoch}"
-            break
-        if st.stop_cause == "interrupted":
-            sig = st.stop_request.get("signal", "a signal") if st.stop_request else "a signal"
-            st.reason, st.message = "interrupted", f"Interrupted by {sig}; finished epoch {epoch}"
-            break
-        if should_stop:
-            epochs_text = f"{st.early.wait} epoch{'' if st.early.wait == 1 else 's'}"
-            printer.line(f"{printer.glyphs.warn} Early stopping: No improvement for {epochs_text}")
-            st.reason = "early_stopped"
-            st.message = f"No new best val loss for {epochs_text} (patience {patience})"
+        # ---- termination conditions: rank 0's verdict is every process's ---------------------------------------
+        lr = float(optimizer.param_groups[0]["lr"])
+        reason, message, line = comm.decide(_verdict(st, epoch, diverged_at, val_loss, should_stop, lr, patience))
+        if line:
+            printer.line(line.replace("{warn}", printer.glyphs.warn))
+        if reason:
+            st.reason, st.message = reason, message
             break
     else:
         st.reason, st.message = "completed", f"Trained all {epochs} epochs"
     return st
+
+
+def _verdict(st: LoopState, epoch: int, diverged_at: int | None, val_loss: float, should_stop: bool, lr: float,
+             patience: int) -> tuple[str | None, str, str | None]:
+    """How the run goes on after `epoch`: (end reason or None to go on, end message, console line or None).
+
+    The console line carries `{warn}` for the printer's warning glyph."""
+    if diverged_at is not None or not math.isfinite(val_loss):
+        which = (f"train loss became non-finite at batch {diverged_at} of epoch {epoch}"
+                 if diverged_at is not None else f"val loss became non-finite in epoch {epoch}")
+        return ("diverged", f"The {which}; lower --lr 10x ({fmt_num(lr)} -> {fmt_num(lr / 10)})",
+                f"{{warn}} Training diverged: the {which}")
+    if st.stop_cause == "stopped":
+        by = st.stop_request.get("by") if st.stop_request else None
+        return "stopped", f"Stop requested{f' by {by}' if by else ''}; finished epoch {epoch}", None
+    if st.stop_cause == "interrupted":
+        sig = st.stop_request.get("signal", "a signal") if st.stop_request else "a signal"
+        return "interrupted", f"Interrupted by {sig}; finished epoch {epoch}", None
+    if should_stop:
+        epochs_text = f"{st.early.wait} epoch{'' if st.early.wait == 1 else 's'}"
+        return ("early_stopped", f"No new best val loss for {epochs_text} (patience {patience})",
+                f"{{warn}} Early stopping: No improvement for {epochs_text}")
+    return None, "", None
 
 
 def _length(loader: Iterable[Any]) -> int:

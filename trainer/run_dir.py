@@ -49,8 +49,10 @@ class PreparedRunDir:
         self.release()
 
 
-def prepare_run_dir(path: str | Path, display: str | None = None) -> PreparedRunDir:
+def prepare_run_dir(path: str | Path, display: str | None = None, resume: bool = False) -> PreparedRunDir:
     """Create, check, lock, archive and clear `path` for a new run; raise RunDirError with the fix.
+
+    `resume`: the run in `path` goes on, so nothing is archived (the rest is the same).
 
     `display` is the path as the user typed it, used in messages. The lock is held until `release()`; it is
     an OS lock (filelock: fcntl on POSIX, msvcrt on Windows), so it is freed when the process dies.
@@ -75,7 +77,7 @@ def prepare_run_dir(path: str | Path, display: str | None = None) -> PreparedRun
         if stale:
             prepared.notes.append(f"Removed {len(stale)} temporary file(s) a killed run left in {shown} "
                                   f"({', '.join(p.name for p in stale[:3])}{' ...' if len(stale) > 3 else ''})")
-        prepared.archived_to = archive_previous_run(run_dir)
+        prepared.archived_to = None if resume else archive_previous_run(run_dir)
         if prepared.archived_to is not None:
             rel = Path(shown) / prepared.archived_to.relative_to(path)
             prepared.notes.append(f"Archived the previous run's outputs to {rel}")

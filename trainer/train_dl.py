@@ -14,12 +14,13 @@ torch is imported inside `train_dl`, so importing this module (for `stlar-dl --h
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,18 @@ from shared.errors import InputError, LogWriteError, RunDirError, StlarError
 from shared.history import History
 from shared.logwriter import LogWriter
 from shared.model_types import MIN_SAMPLES, model_name
-from shared.records import END, SCHEMA_VERSION, START
-from shared.rundir import CHECKPOINT_NAME, CURVES_NAME, LOG_NAME, METRICS_NAME, PARAMS_NAME
+from shared.records import END, RESUME, SCHEMA_VERSION, START
+from shared.rundir import CHECKPOINT_NAME, CURVES_NAME, LOG_NAME, METRICS_NAME, PARAMS_NAME, RunDir
 from shared.version import __version__
 from trainer.config import TrainConfig, check_model_type, resolve_device
-from trainer.console import Printer
+from trainer.console import Printer, QuietPrinter
+from trainer.distributed import Place, Solo, agreed, device_for, join, place_from_env
 from trainer.interrupt import Interrupts, exit_code_for, shield_workers
 from trainer.launch_viewer import launch_viewer
 from trainer.outputs import write_curves, write_metrics, write_params
+from trainer.resume import (ResumePoint, check_data, cut_torn_tail, last_dict, restore, resume_fields, save_last,
+                            superseded)
+from trainer.resume import find as find_resume
 from trainer.run_dir import prepare_run_dir
 from trainer.stop_poll import StopPoll
 
@@ -93,55 +98,105 @@ def train_dl(
     cfg: TrainConfig,
     printer: Printer | None = None,
     *,
-    open_log: Callable[[Path], LogWriter] = LogWriter,
+    open_log: Callable[..., LogWriter] = LogWriter,
     launch: Callable[..., tuple[Any, str]] = launch_viewer,
     cwd: Path | None = None,
+    resume: str | None = None,
+    given: frozenset[str] = frozenset(),
+    env: Mapping[str, str] = os.environ,
 ) -> RunOutcome:
     """Train as `cfg` says; return the outcome. Raises StlarError for bad input or an unusable run dir
     (nothing written), LogWriteError if the log cannot be appended to, and re-raises any other exception
-    after the run's end record and outputs are written."""
-    printer = printer or Printer()
+    after the run's end record and outputs are written.
+
+    `resume` ("auto" or a run dir) continues a run (trainer.resume); `given` names the options given on the
+    command line, which then replace the run's own. Under torchrun (`env` holds WORLD_SIZE > 1) this is one
+    process of a data-parallel job; rank 0 alone writes and prints (trainer.distributed)."""
+    place = place_from_env(env)
+    printer = (printer or Printer()) if place.main else QuietPrinter()
+    try:
+        comm = join(place, cfg.device)
+    except StlarError as exc:
+        exc.quiet = not place.main  # every process refuses the same options: rank 0 says it once
+        raise
+    try:
+        return _train(cfg, printer, comm, place, open_log, launch, cwd, resume, given)
+    finally:
+        comm.close()
+
+
+def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_log: Callable[..., LogWriter],
+           launch: Callable[..., tuple[Any, str]], cwd: Path | None, resume: str | None,
+           given: frozenset[str]) -> RunOutcome:
     g = printer.glyphs
-    cfg.validate()
-    check_model_type(cfg.model_type)
 
     # ---- 1. validate everything before writing anything ---------------------------------------------------
-    from trainer.data import check_min_length, load_manifest, make_loader
+    from trainer.data import check_min_length, load_manifest
 
-    train_set = load_manifest(cfg.train, cwd=cwd)
-    val_set = load_manifest(cfg.val, cwd=cwd)
-    if len(train_set) < 2:
-        raise InputError(f"--train {cfg.train}: only {len(train_set)} labelled segment; training needs at least 2")
+    point: ResumePoint | None = None
+    with agreed(comm):
+        if resume and place.main:  # rank 0 reads the run dir; the others learn what it found
+            point, cfg = find_resume(resume, cfg, given)
+    point, cfg = comm.broadcast((point, cfg))
+    with agreed(comm):
+        cfg.validate()
+        check_model_type(cfg.model_type)
+        train_set = load_manifest(cfg.train, cwd=cwd)
+        val_set = load_manifest(cfg.val, cwd=cwd)
+        if len(train_set) < 2:
+            raise InputError(f"--train {cfg.train}: only {len(train_set)} labelled segment; training needs at "
+                             "least 2")
+        if point is not None:
+            check_data(point, len(train_set), len(val_set))
+        import torch
 
-    for data_set in (train_set, val_set):
-        check_min_length(data_set, MIN_SAMPLES[cfg.model_type],
-                         f"--model-type {cfg.model_type} ({model_name(cfg.model_type)})")
-    import torch
+        for data_set in (train_set, val_set):
+            check_min_length(data_set, MIN_SAMPLES[cfg.model_type],
+                             f"--model-type {cfg.model_type} ({model_name(cfg.model_type)})")
+        cuda = torch.cuda.is_available()
+        device = resolve_device(device_for(cfg.device, place, cuda), cuda, torch.cuda.device_count())
 
     from trainer.checkpoint import save_checkpoint
     from trainer.loop import LoopIO, LoopState, train_loop
     from trainer.models import MODEL_TYPES, build_model
 
-    device = resolve_device(cfg.device, torch.cuda.is_available(), torch.cuda.device_count())
     set_threads(cfg.threads)
     seed_everything(cfg.seed)
     model = build_model(cfg.model_type).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_loader = shield_workers(
-        make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers))
-    val_loader = shield_workers(
-        make_loader(val_set, cfg.batch_size, shuffle=False, seed=cfg.seed, num_workers=cfg.num_workers))
+    train_loader, val_loader = _loaders(cfg, train_set, val_set, place)
     n_params = sum(p.numel() for p in model.parameters())
+    state = LoopState()
+    if point is not None:
+        restore(point, model=model, optimizer=optimizer, loop_state=state, loader=train_loader.loader, cfg=cfg)
+    trained = model
+    if place.distributed:
+        from torch.nn.parallel import DistributedDataParallel
 
-    # ---- 2. the run dir ---------------------------------------------------------------------------------
+        trained = DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
+
+    # ---- 2. the run dir (rank 0's) ------------------------------------------------------------------------
     out = cfg.out_dir
-    prepared = prepare_run_dir(Path(out), display=out)
-    with prepared:
-        rd = prepared.run_dir
-        writer = open_log(rd.log)
+    rd = RunDir(Path(out))
+    writer: LogWriter | None = None
+    with contextlib.ExitStack() as stack:
+        with agreed(comm):
+            if place.main:
+                prepared = stack.enter_context(prepare_run_dir(Path(out), display=out, resume=point is not None))
+                if point is None:
+                    writer = open_log(rd.log)
+                else:
+                    cut_torn_tail(rd.log)
+                    writer = open_log(rd.log, run_id=point.run_id, seq=point.next_seq)
+                stack.callback(writer.close)
+        run_id = comm.broadcast(writer.run_id if writer is not None else None)
         history = History()
+        if point is not None:
+            history.extend(point.records)
 
         def write_record(rtype: str, **fields: Any) -> dict[str, Any]:
+            if writer is None:  # not rank 0
+                return {}
             record = writer.write(rtype, **fields)
             history.add(record)
             return record
@@ -149,56 +204,68 @@ def train_dl(
         for name, data in (("Train", train_set), ("Val", val_set)):
             manifest = cfg.train if name == "Train" else cfg.val
             printer.line(f"{name + ':':<6} {len(data)} segments ({data.n_positive} HFO) from {manifest}")
+        on = f"{place.world_size} processes ({device.split(':')[0]}, torchrun)" if place.distributed else device
         printer.line(f"Model: {MODEL_TYPES[cfg.model_type]} (type {cfg.model_type}, {n_params:,} parameters) "
-                     f"on {device} | seed {cfg.seed}")
+                     f"on {on} | seed {cfg.seed}")
         printer.line(f"Run dir: {out} | watch it live with: stlar-dl watch {out}")
         for warning in (*train_set.warnings, *val_set.warnings):
             printer.line(f"{g.warn} {warning}")
-        for note in prepared.notes:
+        for note in prepared.notes if place.main else ():
             printer.line(note)
+        if point is not None:
+            printer.lines(resume_lines(point, cfg))
 
-        stop = StopPoll(rd.stop, writer.run_id, on_foreign=printer.line)
+        stop = StopPoll(rd.stop, run_id, on_foreign=printer.line)
         interrupts = Interrupts()
-        state = LoopState()
         error: BaseException | None = None
         log_ok = True
         try:
             with interrupts:
                 try:
+                    where = {"device": str(device), "host": socket.gethostname(), "pid": os.getpid(),
+                             "world_size": place.world_size}
                     with interrupts.critical():
-                        write_record(
-                            START, schema=SCHEMA_VERSION, config=cfg.as_record(), epochs=cfg.epochs,
-                            n_train=len(train_set), n_val=len(val_set), n_train_positive=train_set.n_positive,
-                            n_val_positive=val_set.n_positive, device=str(device), host=socket.gethostname(),
-                            pid=os.getpid(), model=MODEL_TYPES[cfg.model_type], parameters=n_params,
-                            threads=torch.get_num_threads(),
-                            batches=len(train_loader), val_batches=len(val_loader),
-                            warnings=[*train_set.warnings, *val_set.warnings],
-                            versions={"python": platform.python_version(), "torch": torch.__version__,
-                                      "stlar-dl": __version__},
-                        )
-                    if cfg.gui:
+                        if point is None:
+                            write_record(START, **_start_fields(cfg, train_set, val_set, MODEL_TYPES, n_params,
+                                                                train_loader, val_loader, place), **where)
+                        else:
+                            write_record(RESUME, **resume_fields(point, cfg), **where)
+                    if cfg.gui and place.main:
                         viewer, line = launch(rd.path, shown=out)  # never waited on: see launch_viewer
                         printer.line(line if viewer is not None else f"{g.warn} {line}")
                     printer.line()
-                    printer.lines([*banner("Starting training..."), ""])
+                    printer.lines([*banner("Resuming training..." if point else "Starting training..."), ""])
                     config_record = cfg.as_record()
+
+                    def keep_last(epoch: int) -> None:
+                        if writer is not None:
+                            save_last(rd.last, last_dict(
+                                model=model, optimizer=optimizer, loop_state=state, epoch=epoch, run_id=run_id,
+                                seq=writer.seq, config=config_record, loader=train_loader.loader,
+                                world_size=place.world_size))
+
+                    sampler = train_loader.loader.sampler
                     io = LoopIO(
                         write_record=write_record,
                         # config["threshold"]: the saved epoch's F1-maximising decision threshold (None
                         # when validation had no positives), so a detector can be set from best.pt alone.
                         save_checkpoint=lambda epoch, val_loss: save_checkpoint(
                             rd.checkpoint, model, cfg.model_type, epoch, val_loss,
-                            dict(config_record, threshold=state.threshold)),
-                        stop_requested=stop.poll,
+                            dict(config_record, threshold=state.threshold))
+                        if place.main else None,
+                        stop_requested=stop.poll if place.main else (lambda: False),
                         read_stop=stop.read,
                         interrupt_requested=interrupts,
                         critical=interrupts.critical,
                         printer=printer,
                         checkpoint_shown=shown_path(out, CHECKPOINT_NAME),
+                        save_last=keep_last,
+                        epoch_started=getattr(sampler, "set_epoch", lambda epoch: None),
+                        comm=comm,
                     )
-                    train_loop(model, optimizer, train_loader, val_loader, epochs=cfg.epochs,
-                               patience=cfg.patience, min_delta=cfg.min_delta, io=io, device=device, state=state)
+                    train_loop(trained, optimizer, train_loader, val_loader, epochs=cfg.epochs,
+                               patience=cfg.patience, min_delta=cfg.min_delta, io=io, device=device, state=state,
+                               first_epoch=point.epoch + 1 if point else 1)
                 except KeyboardInterrupt:
                     sig = interrupts.requested or "SIGINT"
                     state.reason = "interrupted"
@@ -213,30 +280,79 @@ def train_dl(
                     state.message = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
                 finally:
                     printer.close()
-                # ---- 4. whatever happened: end record, outputs, report ---------------------------------------
+                # ---- 4. whatever happened: end record, outputs, report (rank 0) -------------------------------
                 interrupts.mute()
                 reason = state.reason or "failed"
                 # The best epoch is the one best.pt holds: a save that failed (disk full) or was cut short
                 # must not be reported as the best.
                 best_epoch, best_val = state.saved or (None, None)
-                if log_ok:
+                if log_ok and place.main:
                     try:
                         write_record(END, reason=reason, epochs_run=state.epochs_run, best_epoch=best_epoch,
                                      best_val_loss=best_val, message=state.message)
                     except LogWriteError as exc:
                         error = error or exc
-                output_error = _finish(cfg, printer, history, reason, state.message, best_epoch, best_val)
-                error = error or output_error
+                if place.main:
+                    output_error = _finish(cfg, printer, history, reason, state.message, best_epoch, best_val)
+                    error = error or output_error
         finally:
             train_loader.close()  # stops its workers now: see ShieldedLoader.close
             val_loader.close()
-            writer.close()
 
     if error is not None:
         raise error
-    exit_code = exit_code_for(interrupts.requested) if reason == "interrupted" else EXIT_CODES.get(reason, 1)
-    return RunOutcome(run_id=writer.run_id, reason=reason, message=state.message, epochs_run=state.epochs_run,
+    signal_name = interrupts.requested or (state.stop_request or {}).get("signal")
+    exit_code = exit_code_for(signal_name) if reason == "interrupted" else EXIT_CODES.get(reason, 1)
+    return RunOutcome(run_id=run_id, reason=reason, message=state.message, epochs_run=state.epochs_run,
                       best_epoch=best_epoch, best_val_loss=best_val, run_dir=Path(out), exit_code=exit_code)
+
+
+def _loaders(cfg: TrainConfig, train_set: Any, val_set: Any, place: Place) -> tuple[Any, Any]:
+    """The training and validation loaders of this process (its share of them under torchrun)."""
+    if place.distributed:
+        from trainer import shards
+
+        train = shards.train_loader(train_set, cfg.batch_size, cfg.seed, cfg.num_workers, place)
+        val = shards.val_loader(val_set, cfg.batch_size, cfg.num_workers, place)
+    else:
+        from trainer.data import make_loader
+
+        train = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
+        val = make_loader(val_set, cfg.batch_size, shuffle=False, seed=cfg.seed, num_workers=cfg.num_workers)
+    return shield_workers(train), shield_workers(val)
+
+
+def _start_fields(cfg: TrainConfig, train_set: Any, val_set: Any, model_types: dict[int, str], n_params: int,
+                  train_loader: Any, val_loader: Any, place: Place) -> dict[str, Any]:
+    """The start record's fields, but where the run trains (device, host, pid, world size)."""
+    import torch
+
+    fields = dict(
+        schema=SCHEMA_VERSION, config=cfg.as_record(), epochs=cfg.epochs,
+        n_train=len(train_set), n_val=len(val_set), n_train_positive=train_set.n_positive,
+        n_val_positive=val_set.n_positive, model=model_types[cfg.model_type], parameters=n_params,
+        threads=torch.get_num_threads(), batches=len(train_loader), val_batches=len(val_loader),
+        warnings=[*train_set.warnings, *val_set.warnings],
+        versions={"python": platform.python_version(), "torch": torch.__version__, "stlar-dl": __version__},
+    )
+    if place.distributed:  # `batches` and `val_batches` are then rank 0's share
+        from trainer.shards import per_process_batch
+
+        fields["batch_size_per_process"] = per_process_batch(cfg.batch_size, place.world_size)
+    return fields
+
+
+def resume_lines(point: ResumePoint, cfg: TrainConfig) -> list[str]:
+    """What the console says about a resume: which run, from where, and what changed."""
+    how = f"it ended {point.previous}" if point.previous else "its trainer was killed"
+    lines = [f"Resuming run {point.run_id} after epoch {point.epoch} of {cfg.epochs} ({how})"]
+    dropped = superseded(point)
+    if dropped:
+        lines.append(f"The log's last {dropped} epoch record(s) came after last.pt was saved: superseded")
+    if point.changed:
+        lines.append("Changed: " + ", ".join(f"--{k.replace('_', '-')} {old} -> {new}"
+                                             for k, (old, new) in point.changed.items()))
+    return lines
 
 
 def _finish(cfg: TrainConfig, printer: Printer, history: History, reason: str, message: str,
