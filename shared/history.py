@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from shared.records import END, EPOCH, PROGRESS, START, STOP_REQUESTED, Record
+from shared.records import END, EPOCH, PROGRESS, RESUME, START, STOP_REQUESTED, Record
 
 NAN = float("nan")
 
@@ -36,6 +36,7 @@ class History:
         self.end: Record | None = None
         self.last_time: float | None = None
         self.records = 0
+        self.resumes: list[int] = []  # the epoch after which each resume continued the run (`train-dl --resume`)
 
     def add(self, record: Record) -> bool:
         """Fold in one record; True if it adds an epoch (the figure needs a redraw)."""
@@ -55,6 +56,8 @@ class History:
             self.stop_request = record
         elif rtype == END:
             self.end = record
+        elif rtype == RESUME:
+            self._resume(record)
         return False
 
     def extend(self, records: Sequence[Record]) -> int:
@@ -102,6 +105,31 @@ class History:
             self.records += 1
             self.last_time = record.get("time", self.last_time)
         return len(self.epochs) - before
+
+    def _resume(self, record: Record) -> None:
+        """The run goes on after epoch `record["epoch"]` in a new trainer process: one continuous run.
+
+        Epochs logged after that epoch (the earlier process died before it could save them for a resume)
+        are dropped; the end, stop request and progress of the earlier process no longer hold; `start` now
+        names the new process (pid, host) and the options it trains with (config, planned epochs).
+        """
+        keep = sum(1 for e in self.epochs if e <= record["epoch"])
+        if keep < len(self.epochs):
+            for column in (self.epochs, self.train_loss, self.val_loss, self.lr, self.seconds,
+                           *self.metrics.values()):
+                del column[keep:]
+            self.last_epoch = None
+        if self.epochs:
+            last = self.last_epoch or {"epoch": self.epochs[-1], "train_loss": self.train_loss[-1],
+                                       "val_loss": self.val_loss[-1], "lr": self.lr[-1], "seconds": self.seconds[-1],
+                                       "best": False, "metrics": {k: v[-1] for k, v in self.metrics.items()}}
+            self.last_epoch = {**last, "epochs": record["epochs"], "best_epoch": record["best_epoch"],
+                               "best_val_loss": record["best_val_loss"]}
+        if self.start is not None:
+            self.start = {**self.start, "config": record["config"], "epochs": record["epochs"],
+                          **{k: record[k] for k in ("pid", "host", "device", "world_size") if k in record}}
+        self.end = self.stop_request = self.progress = None
+        self.resumes.append(record["epoch"])
 
     @property
     def n_epochs(self) -> int:
