@@ -149,6 +149,11 @@ class DiagnosticFigure:
         (self.val_line,) = a.plot([], [], color=VAL_COLOR, lw=1.6, label="Val loss")
         (self.best_marker,) = a.plot([], [], "*", color="gold", mec="black", ms=14, zorder=5, label="Best epoch")
         self.best_vline = a.axvline(np.nan, color="gold", ls=":", lw=1.2)
+        # Where a resumed run went on in a new trainer process (`train-dl --resume`): a line between the epochs.
+        self.resume_lines = a.vlines([], 0, 1, transform=a.get_xaxis_transform(), colors="gray", linestyles="--",
+                                     lw=1.0, zorder=1)
+        self.resume_text = a.text(np.nan, 0.03, "resumed", transform=a.get_xaxis_transform(), rotation=90,
+                                  ha="right", va="bottom", color="gray", fontsize=8)
         self.overfit_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
                                    color="darkred", fontsize=9, fontweight="bold")
         a.set_title("Training and validation loss")
@@ -241,6 +246,10 @@ class DiagnosticFigure:
         else:
             self.best_marker.set_data([], [])
             self.best_vline.set_xdata([np.nan, np.nan])
+
+        resumed = [epoch + 0.5 for epoch in getattr(history, "resumes", ())]
+        self.resume_lines.set_segments([[(r, 0.0), (r, 1.0)] for r in resumed])
+        self.resume_text.set_x(resumed[-1] if resumed else np.nan)
 
         tail_train, tail_val = list(train[-(PLATEAU_EPOCHS + 1):]), list(val[-(PLATEAU_EPOCHS + 1):])
         over = check_overfitting(tail_train, tail_val, s)

@@ -34,6 +34,8 @@ FIGURES = (  # the issue's table, in the names the benchmarks print
     "runs, ",
     "compare --png, ",
     "live compare of ",
+    "throughput, 1 CPU process",
+    "throughput, 2 CPU processes (torchrun, gloo)",
 )
 
 

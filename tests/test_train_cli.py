@@ -35,7 +35,8 @@ from trainer_helpers import (  # noqa: F401 - fixtures
     wait_for,
 )
 
-OUTPUTS = {"training_log.jsonl", "best.pt", "training_metrics.json", "training_params.json", "training_curves.png"}
+OUTPUTS = {"training_log.jsonl", "best.pt", "last.pt", "training_metrics.json", "training_params.json",
+           "training_curves.png"}
 EPOCH_LINE = re.compile(
     r"^Epoch +(\d+)/(\d+) \| Train: (\d+\.\d{4}|nan) \| Val: (\d+\.\d{4}|nan) \| Gap: ([+-]\d+\.\d{4}|nan) \| "
     r"Δ val: ([+-]\d+\.\d{4}|nan|—) \| Val acc: (\d\.\d{4}|n/a) \| Val AUROC: (\d\.\d{4}|n/a)$")

@@ -16,7 +16,7 @@ from shared.decision import decision_lines, decision_of
 from shared.history import History
 from shared.logreader import NewRun
 from shared.names import end_words, model_name
-from shared.records import END, EPOCH, SCHEMA_VERSION, START, STOP_REQUESTED, Record
+from shared.records import END, EPOCH, RESUME, SCHEMA_VERSION, START, STOP_REQUESTED, Record
 
 MAX_WINDOW = 256  # epochs the live warnings look back at most (see Events.warnings)
 REARM_EPOCHS = 3  # a warning is said again only after its check was off this many epochs (no flapping)
@@ -106,6 +106,13 @@ class Events:
                     f"{self.g.warn.strip()} Log schema {record['schema']} is newer than this viewer's "
                     f"({SCHEMA_VERSION}): showing what it understands; upgrade stlar-dl to see everything"))
             return out
+        if rtype == RESUME:
+            where = ", ".join(f"{k} {record[k]}" for k in ("host", "pid", "device") if record.get(k) is not None)
+            how = f"it had ended {record['previous']}" if record.get("previous") else "its trainer was killed"
+            changed = record.get("changed") if isinstance(record.get("changed"), dict) else {}
+            what = "; ".join(f"{k} {v[0]} -> {v[1]}" for k, v in changed.items() if isinstance(v, list) and len(v) == 2)
+            return [f"Run resumed after epoch {record['epoch']} of {record['epochs']} ({how})"
+                    + (f" ({where})" if where else "") + (f": {what}" if what else "")]
         if rtype == STOP_REQUESTED:
             return [f"Stop requested{_who(record['stop'])}: the trainer stops after epoch {record['epoch']}"]
         if rtype == END:
