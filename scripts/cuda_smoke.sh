@@ -10,7 +10,11 @@
 #      (tensors saved from the GPU must come back on the CPU) and predicts finite logits;
 #   4. --num-workers 2 (worker processes handing batches to a CUDA model) and --model-type 1 also finish;
 #   5. `stlar-dl stop RUN_DIR` during a long run: the trainer finishes its epoch, writes an end record with
-#      reason "stopped" and exits 0.
+#      reason "stopped" and exits 0;
+#   6. with 2 GPUs (DEVICE=cpu: 2 CPU processes with gloo): `torchrun --standalone --nproc-per-node 2 -m stlar_dl
+#      train-dl --device $DEVICE` exits 0 with one gapless log whose start record says world_size 2 and device
+#      cuda:0 (NCCL); best.pt evaluated in one process gives the logged val loss (to 1e-5: GPU kernels differ in
+#      the last bits); then --resume with more epochs continues the run under torchrun.
 #
 # Usage: bash scripts/cuda_smoke.sh                 (DEVICE=cuda by default; on the GPU machine)
 #        DEVICE=cpu bash scripts/cuda_smoke.sh      (dry run of the same steps on a machine without a GPU)
@@ -96,8 +100,9 @@ ends = [r for r in records if r["type"] == "end"]
 ep = [r for r in records if r["type"] == "epoch"]
 if not start or not str(start[0].get("device", "")).startswith(device):
     bad.append(f"start record device {start[0].get('device') if start else None!r}, wanted {device}")
-if len(ends) != 1 or ends[0]["reason"] != reason:
-    bad.append(f"end records {[(e['reason'], e['message']) for e in ends]}, wanted one {reason!r}")
+resumes = sum(r["type"] == "resume" for r in records)  # each resume follows an earlier end (or a kill)
+if not ends or len(ends) > 1 + resumes or ends[-1]["reason"] != reason or records[-1]["type"] != "end":
+    bad.append(f"end records {[(e['reason'], e['message']) for e in ends]}, wanted a last one {reason!r}")
 if epochs != "-" and len(ep) != int(epochs):
     bad.append(f"{len(ep)} epoch records, wanted {epochs}")
 print(f"  {run.name}: device {start[0].get('device') if start else None}, epochs "
@@ -176,6 +181,45 @@ else
     if [ $rc -eq 0 ]; then pass "trainer exits 0 after stop"; else fail "trainer exits 0 after stop (exit $rc)"; tail -n 20 "$RUN_S.console"; fi
 fi
 check "stopped run: outputs and end reason stopped" check_run "$RUN_S" stopped -
+
+# ---- 6. two processes under torchrun (NCCL on 2 GPUs; gloo on the CPU for the dry run) -----------------------
+GPUS=$(python3 -c "import torch; print(torch.cuda.device_count())")
+if [ "$DEVICE" != cpu ] && [ "$GPUS" -lt 2 ]; then
+    echo "SKIP torchrun with 2 GPUs (this machine has $GPUS)"
+else
+    RUN_D="$WORK/run_torchrun"
+    torchrun2() { python3 -m torch.distributed.run --standalone --nproc-per-node 2 -m stlar_dl train-dl \
+        --train "$DATA/manifest_train.csv" --val "$DATA/manifest_val.csv" --device "$DEVICE" --out-dir "$RUN_D" \
+        --num-workers 0 --patience 100 "$@" > "$RUN_D.console" 2>&1; }
+    check "torchrun 2 processes --device $DEVICE exits 0" torchrun2 --epochs 3
+    [ -f "$RUN_D.console" ] && tail -n 5 "$RUN_D.console"
+    check "torchrun run dir outputs and log" check_run "$RUN_D" completed 3
+    check "torchrun log: gapless, world_size 2, best.pt evaluates to the logged val loss" python3 - "$RUN_D" <<'EOF'
+import json, sys
+from pathlib import Path
+import torch
+from trainer.checkpoint import load_model
+from trainer.data import load_manifest, make_loader
+run = Path(sys.argv[1])
+records = [json.loads(line) for line in (run / "training_log.jsonl").read_text().splitlines()]
+start, end = records[0], records[-1]
+best = next(r for r in records if r["type"] == "epoch" and r["epoch"] == end["best_epoch"])
+cfg = start["config"]
+model = load_model(run / "best.pt")
+loss_fn, total, n = torch.nn.BCEWithLogitsLoss(), 0.0, 0
+with torch.no_grad():
+    for x, y in make_loader(load_manifest(cfg["val"]), cfg["batch_size"], shuffle=False, seed=0, num_workers=0):
+        total += float(loss_fn(model(x), y)) * len(y)
+        n += len(y)
+print(f"  start device {start['device']} world_size {start['world_size']}; best epoch {best['epoch']} val loss "
+      f"{best['val_loss']:.6f} logged, {total / n:.6f} evaluated in one process")
+ok = ([r["seq"] for r in records] == list(range(len(records))) and start["world_size"] == 2
+      and abs(total / n - best["val_loss"]) <= 1e-5)
+sys.exit(0 if ok else 1)
+EOF
+    check "torchrun --resume with more epochs exits 0" torchrun2 --resume "$RUN_D" --epochs 5
+    check "resumed torchrun run: outputs and 5 epochs" check_run "$RUN_D" completed 5
+fi
 
 echo "== console of the first run"
 cat "$RUN.console"

@@ -75,6 +75,13 @@ def evaluate(checkpoint: Path, val_manifest: Path, batch_size: int) -> tuple[flo
     return v_sum / v_seen, accuracy(logits_np, labels_np), auroc(logits_np, labels_np)
 
 
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; torchrun on Linux")
 
 

@@ -129,6 +129,7 @@ def last_dict(*, model: Any, optimizer: Any, loop_state: Any, epoch: int, run_id
         "early": {"best": early.best if math.isfinite(early.best) else None, "best_epoch": early.best_epoch,
                   "wait": early.wait},
         "saved": list(loop_state.saved) if loop_state.saved else None,
+        "threshold": getattr(loop_state, "threshold", None),  # the decision threshold best.pt's config carries
         "train_loss": [float(v) for v in loop_state.train_loss], "val_loss": [float(v) for v in loop_state.val_loss],
         "rng": rng_states(), "sampler": {**sampler_state(loader), "epoch": int(epoch)},
         "config": _plain(config), "world_size": int(world_size),
@@ -183,6 +184,7 @@ def restore(point: ResumePoint, *, model: Any, optimizer: Any, loop_state: Any, 
     loop_state.early.best = math.inf if early["best"] is None else early["best"]
     loop_state.early.best_epoch, loop_state.early.wait = early["best_epoch"], early["wait"]
     loop_state.saved = tuple(last["saved"]) if last["saved"] else None
+    loop_state.threshold = last.get("threshold")
     loop_state.train_loss = [float(v) for v in last["train_loss"]]
     loop_state.val_loss = [float(v) for v in last["val_loss"]]
     loop_state.epochs_run = loop_state.epoch = point.epoch
@@ -278,6 +280,19 @@ def resume_fields(point: ResumePoint, cfg: TrainConfig) -> dict[str, Any]:
 def superseded(point: ResumePoint) -> int:
     """How many epoch records of the log come after the epoch the run continues from (they are dropped)."""
     return sum(1 for r in point.records if r["type"] == EPOCH and r["epoch"] > point.epoch)
+
+
+def resume_lines(point: ResumePoint, cfg: TrainConfig) -> list[str]:
+    """What the console says about a resume: which run, from where, and what changed."""
+    how = f"it ended {point.previous}" if point.previous else "its trainer was killed"
+    lines = [f"Resuming run {point.run_id} after epoch {point.epoch} of {cfg.epochs} ({how})"]
+    dropped = superseded(point)
+    if dropped:
+        lines.append(f"The log's last {dropped} epoch record(s) came after last.pt was saved: superseded")
+    if point.changed:
+        lines.append("Changed: " + ", ".join(f"--{k.replace('_', '-')} {old} -> {new}"
+                                             for k, (old, new) in point.changed.items()))
+    return lines
 
 
 def _differ(a: str, b: str) -> bool:

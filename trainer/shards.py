@@ -68,3 +68,16 @@ def val_loader(data: SegmentSet, batch_size: int, num_workers: int, place: Place
         dataset, batch_sampler=DealtBatches(len(dataset), batch_size, place.rank, place.world_size),
         collate_fn=collate_segments, num_workers=num_workers,
         worker_init_fn=_seed_worker if num_workers > 0 else None, persistent_workers=num_workers > 0)
+
+
+def loaders(cfg: Any, train_set: SegmentSet, val_set: SegmentSet, place: Place) -> tuple[Any, Any]:
+    """train-dl's training and validation loaders in this process: its share of them under torchrun."""
+    if place.distributed:
+        train = train_loader(train_set, cfg.batch_size, cfg.seed, cfg.num_workers, place)
+        val = val_loader(val_set, cfg.batch_size, cfg.num_workers, place)
+    else:
+        from trainer.data import make_loader
+
+        train = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
+        val = make_loader(val_set, cfg.batch_size, shuffle=False, seed=cfg.seed, num_workers=cfg.num_workers)
+    return train, val

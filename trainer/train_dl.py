@@ -15,7 +15,6 @@ torch is imported inside `train_dl`, so importing this module (for `stlar-dl --h
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import platform
 import random
@@ -25,26 +24,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.console import banner, diagnostic_report, end_block
-from shared.decision import decision_lines, decision_of
-from shared.diagnostics import Settings
-from shared.errors import InputError, LogWriteError, RunDirError, StlarError
+from shared.console import banner
+from shared.errors import InputError, LogWriteError, StlarError
 from shared.history import History
 from shared.logwriter import LogWriter
 from shared.model_types import MIN_SAMPLES, model_name
 from shared.records import END, RESUME, SCHEMA_VERSION, START
-from shared.rundir import CHECKPOINT_NAME, CURVES_NAME, LOG_NAME, METRICS_NAME, PARAMS_NAME, RunDir
+from shared.rundir import CHECKPOINT_NAME, RunDir
 from shared.version import __version__
 from trainer.config import TrainConfig, check_model_type, resolve_device
 from trainer.console import Printer, QuietPrinter
 from trainer.distributed import Place, Solo, agreed, device_for, join, place_from_env
 from trainer.interrupt import Interrupts, exit_code_for, shield_workers
+from trainer.finish import finish_run, shown_path
 from trainer.launch_viewer import launch_viewer
-from trainer.outputs import write_curves, write_metrics, write_params
-from trainer.resume import (ResumePoint, check_data, cut_torn_tail, last_dict, restore, resume_fields, save_last,
-                            superseded)
+from trainer.resume import (ResumePoint, check_data, cut_torn_tail, last_dict, restore, resume_fields, resume_lines,
+                            save_last)
 from trainer.resume import find as find_resume
 from trainer.run_dir import prepare_run_dir
+from trainer.shards import loaders
 from trainer.stop_poll import StopPoll
 
 DIVERGED_EXIT = 3  # exit status of a run that ended because its loss became non-finite
@@ -87,11 +85,6 @@ def set_threads(threads: int) -> None:
 
     if threads:
         torch.set_num_threads(threads)
-
-
-def shown_path(out_dir: str, name: str) -> str:
-    """A run-dir file as the user would type it: `models/best.pt` for `--out-dir models`."""
-    return os.path.join(out_dir, name)
 
 
 def train_dl(
@@ -164,7 +157,7 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
     seed_everything(cfg.seed)
     model = build_model(cfg.model_type).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_loader, val_loader = _loaders(cfg, train_set, val_set, place)
+    train_loader, val_loader = (shield_workers(loader) for loader in loaders(cfg, train_set, val_set, place))
     n_params = sum(p.numel() for p in model.parameters())
     state = LoopState()
     if point is not None:
@@ -293,7 +286,7 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
                     except LogWriteError as exc:
                         error = error or exc
                 if place.main:
-                    output_error = _finish(cfg, printer, history, reason, state.message, best_epoch, best_val)
+                    output_error = finish_run(cfg, printer, history, reason, state.message, best_epoch, best_val)
                     error = error or output_error
         finally:
             train_loader.close()  # stops its workers now: see ShieldedLoader.close
@@ -305,21 +298,6 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
     exit_code = exit_code_for(signal_name) if reason == "interrupted" else EXIT_CODES.get(reason, 1)
     return RunOutcome(run_id=run_id, reason=reason, message=state.message, epochs_run=state.epochs_run,
                       best_epoch=best_epoch, best_val_loss=best_val, run_dir=Path(out), exit_code=exit_code)
-
-
-def _loaders(cfg: TrainConfig, train_set: Any, val_set: Any, place: Place) -> tuple[Any, Any]:
-    """The training and validation loaders of this process (its share of them under torchrun)."""
-    if place.distributed:
-        from trainer import shards
-
-        train = shards.train_loader(train_set, cfg.batch_size, cfg.seed, cfg.num_workers, place)
-        val = shards.val_loader(val_set, cfg.batch_size, cfg.num_workers, place)
-    else:
-        from trainer.data import make_loader
-
-        train = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
-        val = make_loader(val_set, cfg.batch_size, shuffle=False, seed=cfg.seed, num_workers=cfg.num_workers)
-    return shield_workers(train), shield_workers(val)
 
 
 def _start_fields(cfg: TrainConfig, train_set: Any, val_set: Any, model_types: dict[int, str], n_params: int,
@@ -340,57 +318,3 @@ def _start_fields(cfg: TrainConfig, train_set: Any, val_set: Any, model_types: d
 
         fields["batch_size_per_process"] = per_process_batch(cfg.batch_size, place.world_size)
     return fields
-
-
-def resume_lines(point: ResumePoint, cfg: TrainConfig) -> list[str]:
-    """What the console says about a resume: which run, from where, and what changed."""
-    how = f"it ended {point.previous}" if point.previous else "its trainer was killed"
-    lines = [f"Resuming run {point.run_id} after epoch {point.epoch} of {cfg.epochs} ({how})"]
-    dropped = superseded(point)
-    if dropped:
-        lines.append(f"The log's last {dropped} epoch record(s) came after last.pt was saved: superseded")
-    if point.changed:
-        lines.append("Changed: " + ", ".join(f"--{k.replace('_', '-')} {old} -> {new}"
-                                             for k, (old, new) in point.changed.items()))
-    return lines
-
-
-def _finish(cfg: TrainConfig, printer: Printer, history: History, reason: str, message: str,
-            best_epoch: int | None, best_val: float | None) -> StlarError | None:
-    """Write metrics, params and curves and print the end of the console block; return a write error."""
-    g, out, rd = printer.glyphs, cfg.out_dir, Path(cfg.out_dir)
-    printer.lines(end_block(reason, best_epoch, best_val, decision_lines(decision_of(history)),
-                            history.metrics_at(best_epoch)))
-    if reason in ("failed", "interrupted", "stopped") and message:
-        printer.line(message)
-    printer.line()
-    failure: StlarError | None = None
-    if not cfg.no_plot and not history.n_epochs:
-        printer.line(f"{g.note} No training curves: no epoch finished")  # an empty figure would say nothing
-    elif not cfg.no_plot:
-        printer.line("Generating training visualizations...")
-        warning = write_curves(rd / CURVES_NAME, history)
-        if warning:
-            printer.line(f"{g.warn} {warning}")
-        else:
-            printer.line(f"{g.ok} Saved training curves to {shown_path(out, CURVES_NAME)}")
-    # Metrics before params: if only one can be written, it is the one STLAR's tools read.
-    for name, write in ((METRICS_NAME, lambda p: write_metrics(p, history, reason)),
-                        (PARAMS_NAME, lambda p: write_params(p, history, reason, message))):
-        try:
-            write(rd / name)
-        except Exception as exc:  # noqa: BLE001 - one failed file must not cost the run the others
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
-            failure = failure or RunDirError(f"{shown_path(out, name)}: cannot write it ({why}); "
-                                             "free disk space; the log and best.pt are kept")
-            printer.line(f"{g.warn} could not write {shown_path(out, name)} ({why})")
-            continue
-        if name == METRICS_NAME:
-            printer.line(f"{g.ok} Saved training metrics to {shown_path(out, name)}")
-    printer.line()
-    settings = Settings.from_config(cfg.as_record())
-    train = [v if math.isfinite(v) else math.nan for v in history.train_loss]
-    printer.lines(diagnostic_report(train, list(history.val_loss), settings, g, history.epochs))
-    if not os.path.exists(rd / LOG_NAME):  # pragma: no cover - only if the folder vanished under us
-        printer.line(f"{g.warn} the training log {shown_path(out, LOG_NAME)} is missing")
-    return failure
