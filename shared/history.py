@@ -123,10 +123,13 @@ class History:
             last = self.last_epoch or {"epoch": self.epochs[-1], "train_loss": self.train_loss[-1],
                                        "val_loss": self.val_loss[-1], "lr": self.lr[-1], "seconds": self.seconds[-1],
                                        "best": False, "metrics": {k: v[-1] for k, v in self.metrics.items()}}
-            self.last_epoch = {**last, "epochs": record["epochs"], "best_epoch": record["best_epoch"],
+            # Without the earlier process's pid: the next epochs name the new one (see viewer.status.trainer_gone).
+            self.last_epoch = {**{k: v for k, v in last.items() if k not in ("pid", "host")},
+                               "epochs": record["epochs"], "best_epoch": record["best_epoch"],
                                "best_val_loss": record["best_val_loss"]}
-        if self.start is not None:
+        if self.start is not None:  # pid_since: when the new process was known to run (its pid's age check)
             self.start = {**self.start, "config": record["config"], "epochs": record["epochs"],
+                          "pid_since": record["time"],
                           **{k: record[k] for k in ("pid", "host", "device", "world_size") if k in record}}
         self.end = self.stop_request = self.progress = None
         self.resumes.append(record["epoch"])

@@ -7,17 +7,23 @@ requeued command with `--resume auto`.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 
 import pytest
 import torch
 
 from shared.errors import InputError
 from shared.history import history_of
+from shared.logends import read_ends
+from shared.logwriter import LogWriter
 from trainer.config import TrainConfig
 from trainer.console import ListPrinter
 from trainer.resume import load_last
 from trainer.train_dl import train_dl
+from viewer.status import trainer_gone
+from viewer.stop import stop_run
 from trainer_helpers import (finish, records, start_stlar, stop_process, tiny_data,  # noqa: F401
                              train_args, wait_for)
 
@@ -139,3 +145,27 @@ def test_a_preempted_job_ends_interrupted_and_resume_auto_continues_it(tiny_data
     assert f"after epoch {end['epochs_run']} of 6 (it ended interrupted)" in stdout
     assert curves(out / "training_log.jsonl") == curves(tmp_path / "whole" / "training_log.jsonl")
     assert records(out / "training_log.jsonl")[-1]["reason"] == "completed"
+
+
+def test_a_resumed_runs_trainer_is_known_alive_from_the_log_ends_alone(tmp_path):
+    # `stlar-dl stop` and the status read only the log's start and last records: the start record names the
+    # first trainer (long gone); the resume record, then the resumed trainer's epoch records, name the live one.
+    host = socket.gethostname()
+    log = tmp_path / "training_log.jsonl"
+    with LogWriter(log, run_id="r") as w:
+        w.write("start", schema=1, config={"epochs": 9}, epochs=9, pid=2**22 + 12345, host=host)
+        epoch = dict(epochs=9, train_loss=0.5, val_loss=0.5, lr=1e-3, seconds=1.0, best=False, best_epoch=1,
+                     best_val_loss=0.5, metrics={})
+        for e in (1, 2):
+            w.write("epoch", epoch=e, **epoch)
+        w.write("end", reason="interrupted", epochs_run=2, best_epoch=1, best_val_loss=0.5, message="")
+        w.write("resume", epoch=2, epochs=9, config={"epochs": 9}, best_epoch=1, best_val_loss=0.5,
+                pid=os.getpid(), host=host)
+        assert trainer_gone(read_ends(log).history()) is False
+        assert trainer_gone(history_of(records(log))) is False
+        for e in range(3, 9):  # more epochs than the log's ends hold: the resume record is out of reach
+            w.write("epoch", epoch=e, pid=os.getpid(), host=host, **epoch)
+    ends = read_ends(log)
+    assert not any(r["type"] == "resume" for r in ends.tail)
+    assert trainer_gone(ends.history()) is False and trainer_gone(history_of(records(log))) is False
+    assert stop_run(tmp_path).startswith("Stop requested for run r")

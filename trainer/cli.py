@@ -70,8 +70,9 @@ def train_dl_command(
 
     At the end: training_metrics.json, training_params.json and training_curves.png.
 
-    Every epoch also keeps OUT_DIR/last.pt, which --resume continues from. Under torchrun
-    (torchrun --nproc-per-node N -m stlar_dl train-dl ...) each process trains on its share of the data.
+    Every epoch also keeps OUT_DIR/last.pt, which --resume continues from.
+
+    Under torchrun (torchrun --nproc-per-node N -m stlar_dl train-dl ...) each process trains on its share of the data.
     """
     c.refuse_cwt(use_cwt, debug_cwt)
     from trainer.train_dl import train_dl

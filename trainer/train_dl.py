@@ -29,7 +29,7 @@ from shared.errors import InputError, LogWriteError, StlarError
 from shared.history import History
 from shared.logwriter import LogWriter
 from shared.model_types import MIN_SAMPLES, model_name
-from shared.records import END, RESUME, SCHEMA_VERSION, START
+from shared.records import END, EPOCH, RESUME, SCHEMA_VERSION, START
 from shared.rundir import CHECKPOINT_NAME, RunDir
 from shared.version import __version__
 from trainer.config import TrainConfig, check_model_type, resolve_device
@@ -190,6 +190,10 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
         def write_record(rtype: str, **fields: Any) -> dict[str, Any]:
             if writer is None:  # not rank 0
                 return {}
+            if point is not None and rtype == EPOCH:
+                # A resumed trainer is another process than the start record names: its epochs say which, so
+                # a reader of the log's last records alone (stlar-dl stop) can tell whether it still runs.
+                fields.update(pid=os.getpid(), host=socket.gethostname())
             record = writer.write(rtype, **fields)
             history.add(record)
             return record

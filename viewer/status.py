@@ -158,13 +158,19 @@ def trainer_gone(history: History, *, hostname: str | None = None, alive: PidAli
     """True if the run's trainer is known not to run, False if it runs, None if this host cannot tell.
 
     Only a start record naming this host (`hostname`, default `socket.gethostname()`) lets us check its pid.
+    A resumed run's trainer is another process: the epoch records it wrote name it (`pid`, `host`), and before
+    its first epoch the resume record does (History folds it into `start`, with `pid_since`).
     """
-    start = history.start
-    if start is None or not isinstance(start.get("pid"), int):
+    start, last = history.start, history.last_epoch
+    if last is not None and isinstance(last.get("pid"), int):  # written by a resumed trainer
+        trainer, since = last, last["time"]
+    elif start is not None and isinstance(start.get("pid"), int):
+        trainer, since = start, start.get("pid_since", start["time"])
+    else:
         return None
-    if start.get("host") != (hostname if hostname is not None else socket.gethostname()):
+    if trainer.get("host") != (hostname if hostname is not None else socket.gethostname()):
         return None
-    return not alive(start["pid"], start["time"])
+    return not alive(trainer["pid"], since)
 
 
 def status_of(
