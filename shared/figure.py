@@ -36,6 +36,7 @@ MAX_POINTS = 2000  # points per line at most; more are drawn as a min/max band (
 POINTS_PER_PIXEL = 2  # ... as are more than this many per pixel of the panel's width (a band has a min and a
 # max per pixel)
 TICKS = 5  # tick intervals per axis at most (matplotlib's MaxNLocator nbins)
+LOG_SPAN = 100.0  # losses spanning more than this factor (two decades) get a logarithmic axis
 MARKER_EPOCHS = 60  # up to this many epochs each point gets a dot, so 1 or 2 epochs are visible
 
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:red"
@@ -126,7 +127,8 @@ def _max_points(ax: Axes) -> int:
 
 
 def _limits(ax: Axes, x: np.ndarray, ys: Sequence[np.ndarray], floor: Sequence[float] = ()) -> None:
-    """Fit the axes to the data (and to reference values such as a threshold), ignoring NaN."""
+    """Fit the axes to the data (and to reference values such as a threshold), ignoring NaN. Data that are
+    never negative get no negative axis (the padding stops at 0)."""
     x = x[np.isfinite(x)]
     if x.size:
         lo, hi = float(x.min()), float(x.max())
@@ -136,7 +138,51 @@ def _limits(ax: Axes, x: np.ndarray, ys: Sequence[np.ndarray], floor: Sequence[f
     if finite.size:
         lo, hi = float(finite.min()), float(finite.max())
         pad = (hi - lo) * 0.08 or max(abs(hi) * 0.1, 0.05)
-        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_ylim(max(lo - pad, 0.0) if lo >= 0 else lo - pad, hi + pad)
+
+
+def _loss_limits(ax: Axes, x: np.ndarray, ys: Sequence[np.ndarray]) -> None:
+    """The loss panel's limits: linear, or logarithmic when the losses span more than LOG_SPAN (a divergence
+    to 1e12 would flatten every other value onto the x axis)."""
+    finite = np.concatenate([v[np.isfinite(v)] for v in ys])
+    log = finite.size > 0 and finite.min() > 0 and finite.max() / finite.min() > LOG_SPAN
+    if log != (ax.get_yscale() == "log"):
+        ax.set_yscale("log" if log else "linear")
+        if not log:
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=TICKS))
+    if log:
+        _limits(ax, x, [])
+        ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)
+    else:
+        _limits(ax, x, ys)
+
+
+CORNER_W, CORNER_H = 0.45, 0.16  # a note's corner: this fraction of the panel's width and height
+
+
+def _to_emptiest_corner(note, lines) -> None:
+    """Move `note` (axes coordinates) to the corner of its axes where `lines` have the fewest points."""
+    ax = note.axes
+    to_axes = (ax.transData + ax.transAxes.inverted()).transform
+    points = [np.column_stack(line.get_data()).astype(float) for line in lines if len(line.get_xdata())]
+    pts = np.concatenate(points) if points else np.empty((0, 2))
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if pts.size:
+        pts = to_axes(pts)
+        # Sample the segments between points too: a steep line crosses a corner without a point in it.
+        mid = (pts[1:] + pts[:-1]) / 2 if len(pts) > 1 else pts
+        pts = np.concatenate([pts, mid])
+    corners = (("right", "top"), ("left", "top"), ("right", "bottom"), ("left", "bottom"))  # ties: first
+
+    def count(corner: tuple[str, str]) -> int:
+        x_in = pts[:, 0] >= 1 - CORNER_W if corner[0] == "right" else pts[:, 0] <= CORNER_W
+        y_in = pts[:, 1] >= 1 - CORNER_H if corner[1] == "top" else pts[:, 1] <= CORNER_H
+        return int(np.count_nonzero(x_in & y_in)) if pts.size else 0
+
+    ha, va = min(corners, key=count)
+    note.set_position((0.98 if ha == "right" else 0.02, 0.95 if va == "top" else 0.05))
+    note.set_ha(ha)
+    note.set_va(va)
 
 
 class DiagnosticFigure:
@@ -159,7 +205,6 @@ class DiagnosticFigure:
         a.set_title("Training and validation loss")
         a.set_xlabel("Epoch")
         a.set_ylabel("Loss")
-        a.legend(loc="upper left", fontsize=8)
 
         a = self.ax_impr
         (self.impr_line,) = a.plot([], [], color="tab:green", lw=1.4)
@@ -178,7 +223,6 @@ class DiagnosticFigure:
         a.set_title("Generalization gap")
         a.set_xlabel("Epoch")
         a.set_ylabel("Val − train loss")
-        a.legend(loc="upper left", fontsize=8)
 
         a = self.ax_spread
         (self.train_spread_line,) = a.plot([], [], color=TRAIN_COLOR, lw=1.4, label="Train")
@@ -186,10 +230,9 @@ class DiagnosticFigure:
         a.axhline(INSTABILITY_STD, color="red", ls="--", lw=1, label=f"Instability ({INSTABILITY_STD})")
         self.spread_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
                                   color="darkred", fontsize=9, fontweight="bold")
-        a.set_title(f"Rolling spread around trend ({INSTABILITY_WINDOW} epochs)")
+        a.set_title(f"Spread around trend ({INSTABILITY_WINDOW} epochs)")
         a.set_xlabel("Epoch")
         a.set_ylabel("Std of residuals")
-        a.legend(loc="upper left", fontsize=8)
 
         for a in axes:
             # At most TICKS ticks per axis: every tick is a label drawn glyph by glyph and a grid line, and
@@ -198,6 +241,19 @@ class DiagnosticFigure:
             a.xaxis.set_major_formatter(FuncFormatter(epoch_tick))
             a.yaxis.set_major_locator(MaxNLocator(nbins=TICKS))
             a.grid(True, alpha=0.25)
+        # Titles to the left and legends beside them, above the plot: a legend never covers data (and in the
+        # window it is not redrawn with the curves at every epoch).
+        self.legends = []
+        for a in axes:
+            title = a.get_title()
+            a.set_title("")
+            a.set_title(title, loc="left", fontsize=10)
+            if a.get_legend_handles_labels()[0]:
+                self.legends.append(a.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, fontsize=8,
+                                             frameon=False, borderaxespad=0.1, handlelength=1.6,
+                                             columnspacing=1.0))
+        self._notes = ((self.overfit_text, (self.train_line, self.val_line)), (self.plateau_text, (self.impr_line,)),
+                       (self.spread_text, (self.train_spread_line, self.val_spread_line)))
         self._curves = (self.train_line, self.val_line, self.impr_line, self.gap_line, self.train_spread_line,
                         self.val_spread_line)
         # Each curve's stand-in when it has more points than its panel has pixels (see `envelope`).
@@ -266,13 +322,21 @@ class DiagnosticFigure:
             self.spread_text.set_text("Unstable" if unstable else "")
             self.spread_text.set_color("darkred")
 
-        _limits(self.ax_loss, x, [train, val])
+        _loss_limits(self.ax_loss, x, [train, val])
         _limits(self.ax_impr, x, [impr], floor=[0.0])
         _limits(self.ax_gap, x, [gap], floor=[0.0, OVERFIT_GAP * 1.5])
         _limits(self.ax_spread, x, [train_spread, val_spread], floor=[0.0, INSTABILITY_STD * 1.2])
         if not np.isfinite(x).any():  # no epoch yet: show the epochs to come, not matplotlib's -0.06..0.06
             for ax in (self.ax_loss, self.ax_impr, self.ax_gap, self.ax_spread):
                 ax.set_xlim(0.5, (history.planned_epochs or 10) + 0.5)
+        self.place_notes()
+
+    def place_notes(self) -> None:
+        """Put each panel's note (overfitting, plateau, instability) in the corner of its panel with the
+        fewest data points, so it never sits on a curve; call again after changing the limits."""
+        for note, lines in self._notes:
+            if note.get_text():
+                _to_emptiest_corner(note, lines)
 
 
 # Fixed margins (fractions of the 12x9 in figure at 100 dpi) instead of layout="constrained": the solver ran

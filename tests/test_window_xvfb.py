@@ -157,7 +157,7 @@ import viewer.ticker
 from viewer.window import RunWindow
 from shared.logwriter import LogWriter
 from viewer.follow import Follower
-viewer.ticker.TIMER_MS = 600_000  # the timer never fires during the test: only a file event can tick the window
+viewer.ticker.TIMER_MS = viewer.ticker.IDLE_MS = 600_000  # no timer tick in the test: only a file event
 run_dir = sys.argv[1]
 with Follower(run_dir, fallback=600) as follower:
     fig = W.open_figure("wake test")

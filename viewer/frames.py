@@ -20,7 +20,6 @@ from matplotlib.transforms import Bbox
 
 from viewer.log_panel import LOG_LINES, LogPanel
 
-HEADER_BAND, STATUS_BAND = 0.935, 0.06  # figure fractions: the header lives above, the status line below
 PANEL_PAD = 3  # pixels around a panel that its frame redraws (a spine's line reaches past the axes box)
 CELL_PAD = 2  # pixels around a panel's tight box (ticks, labels, title, legend) that a panel redraw clears
 
@@ -227,11 +226,14 @@ class Frames:
             pad = PANEL_PAD
             self._regions["axes"].append((f"ax{i}", Bbox.from_extents(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
                                           layers))
-        self._regions["header"] = [("header", Bbox.from_extents(0, height * HEADER_BAND, width, height),
-                                    [self.header])]
+        # The header's band: from its top anchor down by its box at its font size (the header only shrinks
+        # its font to fit the width); the status line's: from the bottom up to the log panel and the button.
+        header_px = self.header.get_fontsize() * self.fig.dpi / 72
+        header_y0 = self.header.get_position()[1] * height - 2.2 * header_px - 2
+        status_y1 = min(self.log.ax.bbox.y0, self.ax_button.bbox.y0) - 1
+        self._regions["header"] = [("header", Bbox.from_extents(0, header_y0, width, height), [self.header])]
         self._regions["log"] = [("log", self.log.ax.bbox, [*self.log.texts, self.log.note])]
-        self._regions["status"] = [("status", Bbox.from_extents(0, 0, width, height * STATUS_BAND),
-                                    [self.status])]
+        self._regions["status"] = [("status", Bbox.from_extents(0, 0, width, status_y1), [self.status])]
 
     def _full_frame(self) -> None:
         canvas = self.fig.canvas

@@ -57,16 +57,22 @@ def _fit_to_screen(fig: Figure) -> None:
     except Exception:
         return
     w, h = fig.get_size_inches() * fig.dpi
-    scale = min(1.0, SCREEN_FILL * screen_w / w, (SCREEN_FILL * screen_h - 60) / h)  # 60 px: toolbar, title bar
-    if scale < 1.0:
-        fig.set_size_inches(fig.get_size_inches() * scale, forward=True)
+    fit_w, fit_h = fitted_size((w, h), (screen_w, screen_h))
+    if (fit_w, fit_h) != (w, h):
+        fig.set_size_inches(fit_w / fig.dpi, fit_h / fig.dpi, forward=True)
+
+
+def fitted_size(size: tuple[float, float], screen: tuple[int, int]) -> tuple[float, float]:
+    """The figure's size in pixels on `screen`: width and height each fit on their own (a wide, short laptop
+    screen gets a wide, short window, not a small one); viewer.layout places the parts for that size."""
+    return min(size[0], SCREEN_FILL * screen[0]), min(size[1], SCREEN_FILL * screen[1] - 60)  # 60: title bar
 
 
 def show(window: RunWindow) -> bool:
     """Run the GUI loop until the window is closed; return True if Ctrl-C in the terminal ended it.
 
-    Ctrl-C only sets a flag that the next tick (within TIMER_MS) acts on by closing the window: raised as
-    KeyboardInterrupt inside a GUI callback, Tk would print it and carry on.
+    Ctrl-C only sets a flag that the next tick (within a second: see viewer.ticker) acts on by closing the
+    window: raised as KeyboardInterrupt inside a GUI callback, Tk would print it and carry on.
     """
     import matplotlib.pyplot as plt
 

@@ -38,13 +38,35 @@ def on_screen(text: str) -> str:
     return text.replace("\ufe0f", "").replace("📊 ", "")
 
 
-def show_header(artist: Text, history: History) -> bool:
-    """Put `history`'s header line on `artist` (green on a new best); False if it already showed it."""
+MIN_SIZE = 7.0  # pt: the header shrinks to fit the window's width, down to this
+
+
+def show_header(artist: Text, history: History, size: float | None = None) -> bool:
+    """Put `history`'s header line on `artist` (green on a new best), in font `size` or smaller as the
+    figure's width needs; False if it already showed it."""
     text, best = header_line(history)
     text = on_screen(text)
-    if text == artist.get_text():
+    if text == artist.get_text() and size is None:
         return False
     artist.set_text(text)
     artist.set_color(BEST_COLOR if best else "black")
     artist.get_bbox_patch().set_facecolor(BEST_FACE if best else "white")
+    fit_width(artist, size or artist.get_fontsize())
     return True
+
+
+def fit_width(artist: Text, size: float) -> None:
+    """Shrink `artist`'s font from `size` until it fits its figure's width (one measurement per step)."""
+    fig = artist.figure
+    room = fig.bbox.width * 0.98
+    artist.set_fontsize(size)
+    try:
+        renderer = fig.canvas.get_renderer()
+    except Exception:  # no renderer before the canvas exists: the next update fits it
+        return
+    while size > MIN_SIZE:
+        width = artist.get_window_extent(renderer).width
+        if width <= room:
+            return
+        size = max(MIN_SIZE, size * room / width - 0.25)
+        artist.set_fontsize(size)

@@ -15,6 +15,9 @@ from matplotlib.text import Text
 from shared.figure import DiagnosticFigure
 
 FIGSIZE = (13.0, 9.4)  # inches at 100 dpi; shrunk to fit smaller screens (viewer.gui.SCREEN_FILL)
+DESIGN = (1300, 940)  # pixels: the size the text sizes are chosen for
+MIN_SCALE = 0.75  # text never shrinks below this fraction of its design size
+LOG_ROWS_PX = 8 * 14 + 6  # the log panel's height at scale 1: 8 rows of 9 pt text
 
 
 @dataclass
@@ -26,6 +29,8 @@ class Layout:
     ax_log: Axes
     status: Text  # the run's state
     ax_button: Axes
+    grid: object = None  # the panels' GridSpec
+    header_size: float = 12.0  # pt: the header's font size before it shrinks to fit the width
 
 
 def lay_out(fig: Figure, caption: str) -> Layout:
@@ -36,18 +41,61 @@ def lay_out(fig: Figure, caption: str) -> Layout:
                       bbox=dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="lightgray"))
     grid = fig.add_gridspec(2, 2, left=0.07, right=0.985, top=0.895, bottom=0.34, hspace=0.42, wspace=0.22)
     axes = [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
-    panels = DiagnosticFigure(axes)
-    outside: list[Artist] = []
-    for ax in axes:
-        # Titles to the left and legends beside them, above the plot: a legend inside the plot would sit
-        # over the curves and have to be redrawn with them at every epoch (a third of a frame's cost).
-        title = ax.get_title()
-        ax.set_title("")
-        ax.set_title(title, loc="left", fontsize=10)
-        if ax.get_legend() is not None:
-            outside.append(ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, fontsize=8,
-                                     frameon=False, borderaxespad=0.1, handlelength=1.6, columnspacing=1.0))
+    panels = DiagnosticFigure(axes)  # titles left and legends right, above each plot (never over the data)
+    outside: list[Artist] = list(panels.legends)
     ax_log = fig.add_axes((0.07, 0.075, 0.69, 0.195))
     status = fig.text(0.07, 0.028, "", ha="left", va="center", fontsize=11, fontweight="bold")
     ax_button = fig.add_axes((0.795, 0.105, 0.19, 0.13))
-    return Layout(caption_text, header, panels, outside, ax_log, status, ax_button)
+    layout = Layout(caption_text, header, panels, outside, ax_log, status, ax_button)
+    layout.grid = grid
+    fit(fig, layout)
+    return layout
+
+
+def scale_of(fig: Figure) -> float:
+    """Text and margins shrink with a window smaller than the design size (1300 x 940 px), to 0.75 at most:
+    below that text stops reading well, so a smaller window gets less room for the curves instead."""
+    width, height = fig.bbox.width, fig.bbox.height
+    return max(MIN_SCALE, min(1.0, width / DESIGN[0], height / DESIGN[1]))
+
+
+def fit(fig: Figure, layout: Layout) -> None:
+    """Place every part for the figure's current size in pixels: margins, text and the log panel's and the
+    button's heights are sized in pixels (times `scale_of`), the panels take the rest. At 1280x720 and
+    1366x768 screens nothing is cut off or overlaps (tests/test_window_fits.py renders both)."""
+    W, H = fig.bbox.width, fig.bbox.height
+    s = scale_of(fig)
+    fy, fx = (lambda px: px / H), (lambda px: px / W)
+    layout.caption.set_fontsize(9 * s)
+    layout.caption.set_position((fx(8), 1 - fy(3)))
+    layout.header_size = 12 * s
+    layout.header.set_fontsize(layout.header_size)
+    layout.header.set_position((0.5, 1 - fy(18 * s + 6)))
+    layout.status.set_fontsize(11 * s)
+    layout.status.set_position((fx(70 * s), fy(16 * s)))
+    left, right = fx(78 * s), 1 - fx(18)
+    status_h, log_h, button_w = 30 * s, LOG_ROWS_PX * max(s, 0.85) + 8, 230 * s  # log text stays legible
+    log_bottom = status_h + 4
+    panels_bottom = log_bottom + log_h + 18 * s + 52 * s  # the log's title, then the panels' x labels and ticks
+    panels_top = 22 * s + 34 * s + 34 * s  # the caption, the header, the panels' titles and legends
+    layout.ax_log.set_position((left, fy(log_bottom), 1 - fx(18) - left - fx(button_w + 24 * s), fy(log_h)))
+    layout.ax_button.set_position((1 - fx(18 + button_w), fy(log_bottom + 10 * s), fx(button_w),
+                                   fy(min(log_h - 10 * s, 110 * s))))
+    axes_w = (W * (right - left) - 105 * s) / 2
+    axes_h = (H - panels_top - panels_bottom - 92 * s) / 2
+    layout.grid.update(left=left, right=right, top=1 - fy(panels_top), bottom=fy(panels_bottom),
+                       wspace=105 * s / max(axes_w, 1), hspace=92 * s / max(axes_h, 1))
+    for ax in (layout.panels.ax_loss, layout.panels.ax_impr, layout.panels.ax_gap, layout.panels.ax_spread):
+        ax.set_position(ax.get_subplotspec().get_position(fig))  # (GridSpec.update does not move them all)
+        ax.tick_params(labelsize=9 * s)
+        ax.title.set_fontsize(10 * s)  # (unused: the titles are left-aligned)
+        ax._left_title.set_fontsize(10 * s)
+        ax.xaxis.label.set_fontsize(10 * s)
+        ax.yaxis.label.set_fontsize(10 * s)
+    for legend in layout.outside:
+        for text in legend.get_texts():
+            text.set_fontsize(8 * s)
+    for note in (layout.panels.overfit_text, layout.panels.plateau_text, layout.panels.spread_text):
+        note.set_fontsize(9 * s)
+    layout.ax_log.title.set_fontsize(9 * s)
+    layout.ax_log._left_title.set_fontsize(9 * s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 HOLD_MARGIN_X, HOLD_MARGIN_Y = 0.5, 0.25  # axes grow by this fraction of the data range when the data leave,
 HOLD_GROWTH = 0.5  # ... and by at least this fraction of their span
 
@@ -46,11 +48,30 @@ def hold_axes(axes, history, held: dict) -> None:
         return
     last = history.epochs[-1]
     for ax in axes:
-        if planned:
+        if history.finished:  # the run is over: x fits the epochs it ran (an early stop at 11 of 40, too)
+            x = (0.5, last + 0.5)
+        elif planned:
             x = (0.5, max(planned, last) + 0.5)
         else:
             x = hold_limits(held.get((ax, "x")), ax.get_xlim(), HOLD_MARGIN_X)
-        y = hold_limits(held.get((ax, "y")), ax.get_ylim(), HOLD_MARGIN_Y)
-        held[(ax, "x")], held[(ax, "y")] = x, y
+        y = _hold_y(ax, held)
+        held[(ax, "x")] = x
         ax.set_xlim(x)
         ax.set_ylim(y)
+
+
+def _hold_y(ax, held: dict) -> tuple[float, float]:
+    """Hold `ax`'s y limits (just fitted to the data by the figure): in decades on a log axis, and never
+    below 0 where the fitted limits were not (no negative loss axis for losses that are never negative)."""
+    tight = ax.get_ylim()
+    scale = ax.get_yscale()
+    key = (ax, "y", scale)  # a change of scale starts afresh
+    if scale == "log":
+        lo, hi = hold_limits(held.get(key), (math.log10(tight[0]), math.log10(tight[1])), HOLD_MARGIN_Y)
+        held[key] = (lo, hi)
+        return 10 ** lo, 10 ** hi
+    lo, hi = hold_limits(held.get(key), tight, HOLD_MARGIN_Y)
+    if tight[0] >= 0:
+        lo = max(lo, 0.0)
+    held[key] = (lo, hi)
+    return lo, hi

@@ -113,8 +113,11 @@ class LogPanel:
         first, last = math.ceil(height - box.y1) + 2, math.floor(height - box.y0) - 2  # inside the frame
         self.pitch = pitch = max(1, (last - first) // LOG_LINES)
         self.top = first + (last - first - LOG_LINES * pitch) // 2
+        size = min(FONT_SIZE, pitch * 72 / fig.dpi * 0.8)  # the text shrinks with a smaller window
         for i, artist in enumerate(self.texts):
             artist.set_y(height - (self.top + (i + 0.5) * pitch))
+            artist.set_fontsize(size)
+        self.note.set_fontsize(size - 1)
         width = self._chars(box.width)
         if width != self._width:
             self._width = width
@@ -127,10 +130,10 @@ class LogPanel:
         try:
             renderer = fig.canvas.get_renderer()
             w, _, _ = renderer.get_text_width_height_descent(
-                _SAMPLE, FontProperties(family="DejaVu Sans", size=FONT_SIZE), ismath=False)
+                _SAMPLE, FontProperties(family="DejaVu Sans", size=self.texts[0].get_fontsize()), ismath=False)
             per_char = w / len(_SAMPLE)
         except Exception:  # a canvas without a renderer yet: DejaVu Sans averages ~0.55 em a character
-            per_char = FONT_SIZE * fig.dpi / 72 * 0.55
+            per_char = self.texts[0].get_fontsize() * fig.dpi / 72 * 0.55
         return max(20, int((pixels * 0.985 - 4) / per_char))
 
     def area(self, first: int, last: int) -> Bbox:

@@ -34,7 +34,7 @@ from viewer.events import CATCH_UP_EPOCHS, Events
 from viewer.frames import Frames
 from viewer.geometry import DEBUG_GEOMETRY_ENV, report_geometry
 from viewer.header import on_screen, show_header
-from viewer.layout import lay_out
+from viewer.layout import fit, lay_out
 from viewer.limits import hold_axes
 from viewer.log_panel import LogPanel
 from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, Status, pid_alive, status_of
@@ -124,6 +124,9 @@ class RunWindow:
                               log=self.log, ax_button=self.ax_button, caption=self.caption,
                               button_label=lambda: self.button_label)
         self.log.connect(self._log_scrolled)
+        # A resized window places its parts anew for its size (the next frame is a full one: see Frames).
+        self._parts = parts
+        self.fig.canvas.mpl_connect("resize_event", lambda _event: self._refit())
         if self.debug_geometry:
             report_geometry(self)
         self._update_panels()
@@ -224,6 +227,7 @@ class RunWindow:
             for text in self.events.lines(item, self.history, diagnose=skip < 0):
                 self._log(text)
             if item["type"] == END:
+                epochs = True  # x now fits the epochs run (viewer.limits)
                 for text in final_report(self.history, item["reason"]):
                     self._log(text)
         if epochs:
@@ -247,9 +251,10 @@ class RunWindow:
         self.panels.update(self.history)
         self._frames.dirty.add("axes")
         hold_axes(self._axes, self.history, self._held)
+        self.panels.place_notes()  # for the limits the window holds
 
     def _update_header(self) -> None:
-        if show_header(self.header, self.history):
+        if show_header(self.header, self.history, self._parts.header_size):
             self._frames.dirty.add("header")
 
     def _log(self, text: str) -> None:
@@ -263,6 +268,10 @@ class RunWindow:
     def _show_log(self) -> None:
         if self.log.show():
             self._frames.dirty.add("log")
+
+    def _refit(self) -> None:
+        fit(self.fig, self._parts)
+        show_header(self.header, self.history, self._parts.header_size)
 
     def _log_scrolled(self) -> None:
         self._show_log()
