@@ -108,7 +108,7 @@ class Events:
             return out
         if rtype == RESUME:
             where = ", ".join(f"{k} {record[k]}" for k in ("host", "pid", "device") if record.get(k) is not None)
-            how = f"it had ended {record['previous']}" if record.get("previous") else "its trainer was killed"
+            how = f"it had ended {end_words(record['previous'])}" if record.get("previous") else "its trainer was killed"
             changed = record.get("changed") if isinstance(record.get("changed"), dict) else {}
             what = "; ".join(f"{k} {v[0]} -> {v[1]}" for k, v in changed.items() if isinstance(v, list) and len(v) == 2)
             return [f"Run resumed after epoch {record['epoch']} of {record['epochs']} ({how})"
