@@ -36,12 +36,12 @@ def _sides(ctx: Context) -> list[tuple[str, Path | None]]:
     return [("", None)] + ([(" (baseline)", ctx.baseline)] if ctx.baseline else [])
 
 
-def _measured(ctx: Context, tree: Path | None, name: str, *args: str) -> tuple[float, float]:
+def _measured(ctx: Context, tree: Path | None, name: str, *args: str) -> tuple[float, float, float]:
     hwm = ctx.tmp / f"{name}.hwm"
     done = run_measured(stlar_measured_cmd(hwm, *args), timeout=600, workdir=ctx.tmp, cwd=ctx.tmp, env=_env(tree))
     if not hwm.is_file():
         raise RuntimeError(f"stlar-dl {args[0]} failed (exit {done.returncode}): {done.stderr.strip()[-300:]}")
-    return done.wall, read_hwm_mb(hwm)
+    return done.wall, read_hwm_mb(hwm), done.cpu
 
 
 def _watch_hwm(ctx: Context, tree: Path | None, run_dir: Path) -> float:
@@ -71,6 +71,7 @@ def run(ctx: Context) -> list[Row]:
     sides = _sides(ctx)
     wall: dict[tuple[str, str], list[float]] = {(n, s): [] for n in names for s, _ in sides}
     rss: dict[tuple[str, str], list[float]] = {(n, s): [] for n in names for s, _ in sides}
+    cpu: dict[tuple[str, str], list[float]] = {(n, s): [] for n in names for s, _ in sides}
     for i in range(ctx.long_runs):
         ctx.say(f"week-long log: round {i + 1}/{ctx.long_runs}")
         for label, tree in (sides if i % 2 == 0 else sides[::-1]):
@@ -82,8 +83,9 @@ def run(ctx: Context) -> list[Row]:
                     continue
                 args = {"stop": ("stop", str(run_dir)), "runs": ("runs", str(run_dir)),
                         "replay --png": ("replay", str(run_dir), "--png", str(ctx.tmp / f"week_{i}.png"))}[name]
-                seconds, peak = _measured(ctx, tree, f"week_{name.split()[0]}_{i}{label.strip()}", *args)
+                seconds, peak, used = _measured(ctx, tree, f"week_{name.split()[0]}_{i}{label.strip()}", *args)
                 wall[name, label].append(seconds)
+                cpu[name, label].append(used)
                 rss[name, label].append(peak)
                 if name == "stop":
                     if not stop_file.exists():
@@ -103,6 +105,7 @@ def run(ctx: Context) -> list[Row]:
         rows += [
             Row(f"week-long log: stop, wall{label}", wall["stop", label], "s",
                 target=("<=", STOP_S) if base else None, note=what + ratio(wall, "stop")),
+            Row(f"week-long log: stop, CPU{label}", cpu["stop", label], "s", note=what + ratio(cpu, "stop")),
             Row(f"week-long log: stop, peak RSS{label}", rss["stop", label], "MB",
                 target=("<=", STOP_MB) if base else None, note=what + ratio(rss, "stop")),
         ]
@@ -113,6 +116,8 @@ def run(ctx: Context) -> list[Row]:
                 target=("<=", VIEW_MB) if base else None, note=what + ratio(rss, "replay --png")),
             Row(f"week-long log: replay --png, wall{label}", wall["replay --png", label], "s",
                 note=what + ratio(wall, "replay --png")),
+            Row(f"week-long log: replay --png, CPU{label}", cpu["replay --png", label], "s",
+                note=what + ratio(cpu, "replay --png")),
             Row(f"week-long log: watch --no-window, peak RSS{label}", rss["watch --no-window", label], "MB",
                 target=("<=", VIEW_MB) if base else None, note=what + ratio(rss, "watch --no-window")),
         ]
