@@ -80,7 +80,9 @@ class AggView:
         self.fig = Figure(figsize=FIGSIZE)
         FigureCanvasAgg(self.fig)
         self.draws: list[float] = []  # wall-clock time of each draw_event
-        self.fig.canvas.mpl_connect("draw_event", lambda _event: self.draws.append(time.time()))
+        self.cpu_draws: list[float] = []  # this process's CPU time (time.process_time) at each draw_event
+        self.fig.canvas.mpl_connect("draw_event", lambda _event: (self.draws.append(time.time()),
+                                                                  self.cpu_draws.append(time.process_time())))
         self.follower = Follower(run_dir, poll=poll)
         # What the window's Tk file handler does (see viewer.ticker.Ticker._wake_on_change): a file event wakes the loop.
         self.wake = threading.Event()
