@@ -43,6 +43,9 @@ class _Epoch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     best_epoch: Optional[Int]
     best_val_loss: Optional[Num]
     metrics: dict[str, Optional[Num]]
+    # Written by a resumed trainer (another process than the start record names); absent keys stay absent.
+    pid: Union[Int, msgspec.UnsetType] = _UNSET
+    host: Union[str, msgspec.UnsetType] = _UNSET
 
 
 class _Progress(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -62,6 +65,7 @@ class _Progress(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _OPTIONAL = ("phase", "val_batch", "val_batches")
+_EPOCH_OPTIONAL = ("pid", "host")
 # Which Struct to try is told by how the line starts: our writer puts `type` first. A line that starts
 # otherwise (another writer's key order or spacing) is simply not fast-path material.
 _EPOCH_LINE, _PROGRESS_LINE = b'{"type":"epoch"', b'{"type":"progress"'
@@ -94,6 +98,10 @@ def to_record(obj: _Epoch | _Progress) -> Record:
     """The record dict of a parsed Struct: the keys and values `shared.records.decode` gives, in line order."""
     record = _asdict(obj)  # `type` is a field: one dict, already in the line's key order
     if type(obj) is _Epoch:
+        if obj.pid is _UNSET or obj.host is _UNSET:
+            for name in _EPOCH_OPTIONAL:
+                if record[name] is _UNSET:
+                    del record[name]
         return record
     for name in _OPTIONAL:
         if record[name] is _UNSET:

@@ -25,7 +25,7 @@ def compact(record) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode()
 
 
-@pytest.mark.parametrize("record", [EPOCH, PROGRESS, VAL_PROGRESS, BARE_PROGRESS,
+@pytest.mark.parametrize("record", [EPOCH, PROGRESS, VAL_PROGRESS, BARE_PROGRESS, {**EPOCH, "pid": 7, "host": "h"},
                                     {**EPOCH, "time": 17, "seconds": 3, "metrics": {}}])
 def test_writer_lines_read_as_the_slow_path_reads_them(record):
     line = encode(record)
