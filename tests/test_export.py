@@ -183,3 +183,11 @@ def test_onnx_runs_with_dynamic_batch_and_length(tmp_path, model_type):
             assert np.abs(got[:, 0] - model(x).numpy()).max() <= 1e-4
     assert json.loads((tmp_path / "m.onnx.json").read_text())["format"] == "ONNX"
     assert json.loads((tmp_path / "m.json").read_text())["format"] == "TorchScript"
+
+
+def test_help_names_the_extra(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_cli(["export", "--help"], capsys)
+    assert code == 0
+    assert "needs the onnx extra: pip install 'stlar-dl[onnx]'." in out  # not eaten as markup
+    assert "RUN_DIR|best.pt" in out and "--example-len" in out

@@ -136,8 +136,9 @@ def export_command(
     ts: Optional[str] = typer.Option(None, "--ts", metavar="FILE", show_default=False,
                                      help="TorchScript file to write; default model_torchscript.pt beside the checkpoint."),
     onnx: Optional[str] = typer.Option(None, "--onnx", metavar="FILE", show_default=False,
-                                       help="Also write ONNX (dynamic batch and length) to FILE; needs "
-                                            "pip install 'stlar-dl[onnx]'."),
+                                       # \[ : a bare [onnx] would be read as rich markup and vanish
+                                       help="Also write ONNX (dynamic batch and length) to FILE; needs the onnx "
+                                            "extra: pip install 'stlar-dl\\[onnx]'."),
     example_len: int = typer.Option(2000, "--example-len", metavar="SAMPLES",
                                     help="Length of the example window the ONNX exporter traces with; the "
                                          "exports accept any length the model does."),
