@@ -15,6 +15,7 @@ from shared.diagnostics import OK_TEXT, Check, Finding, Plateau, Settings, diagn
 from shared.decision import KEYS as DECISION_KEYS
 from shared.history import History
 from shared.names import EPOCH_LINE_METRICS, METRIC_LABELS, metric_label
+from shared.lr_schedule import cut_advice, schedule_of
 
 RULE = "=" * 60
 THIN_RULE = "-" * 40
@@ -89,14 +90,14 @@ def delta_val(val: float, prev_val: float | None) -> float | None:
 
 
 def epoch_line(record: dict[str, Any], prev_val: float | None, g: Glyphs = UNICODE,
-               prev_lr: float | None = None) -> str:
+               prev_lr: float | None = None, eta: str = "") -> str:
     """The one epoch line of the trainer's console, the terminal viewer, replay and the window's log:
 
     `Epoch  2/20 | Train: 0.6234 | Val: 0.6421 | Gap: +0.0187 | Δ val: -0.0151 | Val acc: 0.8125 | Val AUROC: 0.9012`
 
     Gap = val − train; Δ val = this val loss minus the previous epoch's (`prev_val`; negative is better;
     `—` at the first epoch). The validation metrics the record holds follow (shared.names order), and the
-    learning rate when it differs from `prev_lr`.
+    learning rate when it differs from `prev_lr`, then `eta` (`ETA 2 min`, shared.eta) if given.
     """
     epochs = record["epochs"]
     width = len(str(epochs))
@@ -110,6 +111,8 @@ def epoch_line(record: dict[str, Any], prev_val: float | None, g: Glyphs = UNICO
     lr = record.get("lr")
     if prev_lr is not None and lr is not None and math.isfinite(lr) and lr != prev_lr:
         line += f" | lr: {fmt_num(prev_lr)} {g.arrow} {fmt_num(lr)}"
+    if eta:
+        line += f" | {eta}"
     return asciify(line, g)
 
 
@@ -195,9 +198,21 @@ def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE, plateau: Plat
 
 
 def diagnostic_report(train: Sequence[float], val: Sequence[float], settings: Settings, g: Glyphs = UNICODE,
-                      epochs: Sequence[int] | None = None, lr_cut: str = "") -> list[str]:
-    """The whole report of a run from its loss columns: what the trainer, watch and replay print at the end."""
-    plateau = plateau_of(val, epochs)
+                      epochs: Sequence[int] | None = None, lr: Sequence[float] | None = None,
+                      config: dict[str, Any] | None = None) -> list[str]:
+    """The whole report of a run from its loss columns: what the trainer, watch and replay print at the end.
+
+    With `lr` (the lr each epoch trained with) and a `config` asking for --lr-schedule plateau, the schedule
+    is replayed on the run, so the plateau advice says what it already did.
+    """
+    epochs = list(epochs) if epochs is not None else list(range(1, len(val) + 1))
+    schedule = schedule_of(config or {}) if lr is not None else None
+    if schedule is not None:
+        for epoch, v, rate in zip(epochs, val, lr):  # type: ignore[arg-type]
+            schedule.step(epoch, v, rate)
+        plateau, lr_cut = schedule.rule, cut_advice(schedule.cuts)
+    else:
+        plateau, lr_cut = plateau_of(val, epochs), ""
     return report_lines(diagnose(train, val, settings, plateau, lr_cut), g, plateau, len(val))
 
 
@@ -225,5 +240,5 @@ def final_report(history: History, reason: str | None, g: Glyphs = UNICODE, extr
     lines = end_block(reason, history.best_epoch, history.best_val_loss, extra,
                       best_metrics=history.metrics_at(history.best_epoch))
     lines += diagnostic_report(history.train_loss, history.val_loss, Settings.from_config(history.config), g,
-                               history.epochs)
+                               history.epochs, history.lr, history.config)
     return [asciify(line, g) for line in lines]

@@ -234,8 +234,8 @@ def plateau_of(val: Sequence[float], epochs: Sequence[int] | None = None) -> Pla
 def check_plateau(val: Sequence[float], s: Settings, rule: Plateau | None = None, lr_cut: str = "") -> Finding | None:
     """The plateau finding, from `rule` when the caller keeps one fed incrementally, else from all of `val`.
 
-    `lr_cut`: what the lr schedule already did about it ("--lr-schedule plateau lowered the lr 1e-3 → 5e-4 at
-    epoch 12"), which the advice then builds on instead of telling the user to do it again.
+    `lr_cut`: what the lr schedule already did about it ("--lr-schedule plateau already lowered the lr 1e-3 →
+    5e-4 after epoch 12"), which the advice then builds on instead of telling the user to do it again.
     """
     rule = rule if rule is not None else plateau_of(val)
     if not rule.firing:
@@ -244,7 +244,7 @@ def check_plateau(val: Sequence[float], s: Settings, rule: Plateau | None = None
         advice = (f"{lr_cut}; if it stays flat, stop here (the best checkpoint is kept) or retrain with a "
                   f"lower --lr ({fmt_num(s.lr)} → {fmt_num(s.lr / 5)})")
     else:
-        advice = f"Reduce --lr by 2-5x ({fmt_num(s.lr)} → {fmt_num(s.lr / 5)})"
+        advice = f"Reduce --lr by 2-5x ({fmt_num(s.lr)} → {fmt_num(s.lr / 5)}), or add --lr-schedule plateau"
     return Finding(
         Check.PLATEAU,
         "PLATEAU detected",

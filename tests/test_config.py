@@ -24,12 +24,13 @@ def test_defaults_are_stlars():
 def test_record_holds_every_option_in_order():
     assert list(cfg().as_record()) == list(OPTION_NAMES) == [
         "train", "val", "epochs", "batch_size", "lr", "weight_decay", "out_dir", "num_workers", "model_type",
-        "fs", "patience", "min_delta", "no_plot", "gui", "device", "seed", "threads"]
+        "fs", "patience", "min_delta", "no_plot", "gui", "device", "seed", "threads", "lr_schedule", "lr_factor",
+        "min_lr"]
 
 
 @pytest.mark.parametrize("kw", [dict(lr=0.0), dict(patience=0), dict(weight_decay=0.0), dict(num_workers=0),
                                 dict(device="cpu"), dict(device="cuda:1"), dict(min_delta=0.01),
-                                dict(fs=30000.0), dict(fs=250)])
+                                dict(fs=30000.0), dict(fs=250), dict(lr_schedule="plateau", lr_factor=0.1, min_lr=0.0)])
 def test_accepted(kw):
     cfg(**kw).validate()
 
@@ -52,6 +53,10 @@ def test_accepted(kw):
     (dict(fs=math.nan), "--fs nan"),
     (dict(device="tpu"), "--device tpu: unknown device; choose auto, cpu, cuda or cuda:N"),
     (dict(out_dir=" "), "--out-dir: empty path"),
+    (dict(lr_schedule="cosine"), "--lr-schedule cosine: unknown schedule; choose none or plateau"),
+    (dict(lr_factor=1.0), "--lr-factor 1.0: the factor must be between 0 and 1"),
+    (dict(lr_factor=0.0), "--lr-factor 0.0: the factor must be between 0 and 1"),
+    (dict(min_lr=-1e-6), "--min-lr -1e-06: the smallest lr must be >= 0"),
 ])
 def test_refused_with_one_line(kw, needle):
     with pytest.raises(InputError) as info:

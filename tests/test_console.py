@@ -56,7 +56,7 @@ def test_report_shape_matches_the_original_tool():
     assert lines[3] == "⚠️  PLATEAU detected"
     assert lines[4] == ("   No new best val loss by more than 1e-3 in the last 5 epochs (best 0.5000 at epoch 1, "
                         "5 epochs ago; epoch 5's 0.4991 beat it by less than 1e-3)")
-    assert lines[5] == "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4)"
+    assert lines[5] == "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4), or add --lr-schedule plateau"
     assert lines[6] == "✓ Training is stable"
 
 
@@ -89,7 +89,7 @@ def test_live_warning_carries_numbers_and_advice():
     lines = warning_lines(finding)
     assert lines[0] == "⚠️ PLATEAU detected - No new best for 5 epochs"
     assert "best 0.5000 at epoch 1, 5 epochs ago" in lines[1]
-    assert lines[2] == "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4)"
+    assert lines[2] == "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4), or add --lr-schedule plateau"
 
 
 def test_ascii_report_has_no_unicode():

@@ -55,7 +55,7 @@ def test_a_warning_is_printed_when_its_check_starts_firing_and_not_while_it_stay
     assert plateau == [8, 15]
     # Said with its numbers and advice, as the report says it.
     assert lines[7][2:] == ["   No new best val loss by more than 1e-3 in the last 5 epochs (best 0.4200 at epoch 3, "
-                            "5 epochs ago)", "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4)"]
+                            "5 epochs ago)", "   → Try: Reduce --lr by 2-5x (1e-3 → 2e-4), or add --lr-schedule plateau"]
     assert all(not any(line.startswith("⚠️") for line in out) for epoch, out in enumerate(lines, 1)
                if epoch not in (8, 15))
 
@@ -150,3 +150,17 @@ def test_a_catch_up_keeps_warnings_for_the_epochs_asked_and_only_past_the_thresh
     assert Events.catch_up_note(592, 8, lines=False) == (
         "(catching up on 600 epochs: showing the last 8 epochs; diagnostics warnings are worked out for the "
         "last 8 only)")
+
+
+def test_with_the_plateau_schedule_the_warning_says_it_already_lowered_the_lr():
+    events, history, book = Events(), History(), Epochs(8)
+    feed(events, history, rec("start", **start_fields(8, patience=100, lr_schedule="plateau", lr_factor=0.5,
+                                                         min_lr=1e-6)))
+    out = []
+    for e in range(1, 9):
+        fields = book.fields(e, 0.4, 0.42)
+        fields["lr"] = 1e-3 if e <= 6 else 5e-4  # what the trainer's schedule did after epoch 6
+        out += feed(events, history, rec("epoch", e, **fields))
+    assert "⚠️ PLATEAU detected - No new best for 5 epochs" in out
+    assert "   → Try: --lr-schedule plateau already lowered the lr 1e-3 → 5e-4 after epoch 6; if it stays flat, " \
+           "stop here (the best checkpoint is kept) or retrain with a lower --lr (1e-3 → 2e-4)" in out

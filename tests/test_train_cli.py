@@ -39,7 +39,7 @@ OUTPUTS = {"training_log.jsonl", "best.pt", "last.pt", "training_metrics.json", 
            "training_curves.png"}
 EPOCH_LINE = re.compile(
     r"^Epoch +(\d+)/(\d+) \| Train: (\d+\.\d{4}|nan) \| Val: (\d+\.\d{4}|nan) \| Gap: ([+-]\d+\.\d{4}|nan) \| "
-    r"Δ val: ([+-]\d+\.\d{4}|nan|—) \| Val acc: (\d\.\d{4}|n/a) \| Val AUROC: (\d\.\d{4}|n/a)$")
+    r"Δ val: ([+-]\d+\.\d{4}|nan|—) \| Val acc: (\d\.\d{4}|n/a) \| Val AUROC: (\d\.\d{4}|n/a)( \| ETA (\d+ (s|min|days)|\d+ h \d+ min))?$")
 
 
 def assert_console_shape(stdout: str, out: str, reason_title: str, plot: bool = True) -> list[str]:
@@ -50,7 +50,7 @@ def assert_console_shape(stdout: str, out: str, reason_title: str, plot: bool = 
     j = i + 3
     epoch_lines = []
     while EPOCH_LINE.match(lines[j]) or lines[j] == f"  ✓ New best! Saved to {out}/best.pt" \
-            or lines[j].startswith(("Stop requested - finishing epoch", "Interrupted (Ctrl-C) - finishing",
+            or lines[j].startswith(("Stop requested - finishing epoch", "Interrupted (Ctrl-C) - finishing", "  lr lowered ",
                                     "Terminated (SIGTERM) - finishing")):
         if EPOCH_LINE.match(lines[j]):
             epoch_lines.append(lines[j])
@@ -110,7 +110,7 @@ def test_a_short_real_run(real_run, tiny_data):
     assert start["config"]["num_workers"] == 2 and start["config"]["out_dir"] == "models"
     assert set(start["config"]) == {"train", "val", "epochs", "batch_size", "lr", "weight_decay", "out_dir",
                                     "num_workers", "model_type", "fs", "patience", "min_delta", "no_plot",
-                                    "gui", "device", "seed", "threads"}
+                                    "gui", "device", "seed", "threads", "lr_schedule", "lr_factor", "min_lr"}
     assert (start["n_train"], start["n_val"], start["n_train_positive"], start["n_val_positive"]) == (48, 12, 24, 6)
     assert start["device"] == "cpu" and start["pid"] > 0 and start["host"]
     assert set(start["versions"]) == {"python", "torch", "stlar-dl"}

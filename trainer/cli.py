@@ -44,6 +44,14 @@ def train_dl_command(
                                       "stopping off (all --epochs are trained)."),
     min_delta: float = typer.Option(c.MIN_DELTA, "--min-delta",
                                     help="Val-loss decrease that counts as a new best, loss units, >= 0."),
+    lr_schedule: str = typer.Option(c.LR_SCHEDULE, "--lr-schedule", metavar="[none|plateau]",
+                                    help="plateau: multiply the lr by --lr-factor when the val loss has had no new "
+                                    "best (by more than 0.001) for 5 epochs, then wait at least 5 epochs before "
+                                    "the next cut; none: keep --lr (early stopping keeps its own --patience)."),
+    lr_factor: float = typer.Option(c.LR_FACTOR, "--lr-factor",
+                                    help="With --lr-schedule plateau: multiply the lr by this, 0 < factor < 1."),
+    min_lr: float = typer.Option(c.MIN_LR, "--min-lr",
+                                 help="With --lr-schedule plateau: never cut the lr below this, >= 0."),
     no_plot: bool = typer.Option(False, "--no-plot",
                                  help="Skip training_curves.png (the metrics and params JSON are still written)."),
     gui: bool = typer.Option(False, "--gui", help="Also open the live viewer (stlar-dl watch OUT_DIR) in its own window."),
@@ -88,7 +96,8 @@ def train_dl_command(
     cfg = c.TrainConfig(train=train or "", val=val or "", epochs=epochs, batch_size=batch_size, lr=lr,
                         weight_decay=weight_decay, out_dir=out_dir, num_workers=num_workers,
                         model_type=model_type, fs=fs, patience=patience, min_delta=min_delta, no_plot=no_plot,
-                        gui=gui, device=device, seed=seed, threads=threads)
+                        gui=gui, device=device, seed=seed, threads=threads, lr_schedule=lr_schedule,
+                        lr_factor=lr_factor, min_lr=min_lr)
     outcome = train_dl(cfg, resume=resume, given=given)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

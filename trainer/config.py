@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import InputError
+from shared.lr_schedule import DEFAULT_SCHEDULE, SCHEDULES
+from shared.lr_schedule import LR_FACTOR as SCHEDULE_FACTOR
+from shared.lr_schedule import MIN_LR as SCHEDULE_MIN_LR
 from shared.model_types import MODEL_NAMES, UNSUPPORTED_TYPES, choices
 from shared.rundir import DEFAULT_RUN_DIR
 
@@ -28,6 +31,9 @@ MIN_DELTA = 0.0  # a new best must beat the old best val loss by more than this 
 DEVICE = "auto"  # auto (cuda if available, else cpu), cpu, cuda or cuda:N
 SEED = 42  # seeds torch, numpy, random and the shuffling; same seed + data + CPU = same losses
 THREADS = 0  # torch's CPU threads, >= 0; 0 = torch's default (one per core, or OMP_NUM_THREADS if set)
+LR_SCHEDULE = DEFAULT_SCHEDULE  # none or plateau (see shared/lr_schedule.py)
+LR_FACTOR = SCHEDULE_FACTOR  # plateau schedule: multiply the lr by this, 0 < factor < 1
+MIN_LR = SCHEDULE_MIN_LR  # plateau schedule: never below this, >= 0
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 _CUDA_INDEX = re.compile(r"cuda:\d+")
@@ -54,6 +60,9 @@ class TrainConfig:
     device: str = DEVICE
     seed: int = SEED
     threads: int = THREADS
+    lr_schedule: str = LR_SCHEDULE
+    lr_factor: float = LR_FACTOR
+    min_lr: float = MIN_LR
 
     def __post_init__(self) -> None:
         # Paths are kept as strings exactly as typed: they are printed back and logged as given.
@@ -83,6 +92,12 @@ class TrainConfig:
         _finite_at_least("--fs", self.fs, "the sampling rate must be a positive number of Hz (e.g. 4800)")
         if self.fs == 0:
             raise InputError(f"--fs {self.fs}: the sampling rate must be a positive number of Hz (e.g. 4800)")
+        if self.lr_schedule not in SCHEDULES:
+            raise InputError(f"--lr-schedule {self.lr_schedule}: unknown schedule; choose none or plateau")
+        _finite_at_least("--lr-factor", self.lr_factor, "the factor must be between 0 and 1 (e.g. 0.5)")
+        if not 0 < self.lr_factor < 1:
+            raise InputError(f"--lr-factor {self.lr_factor}: the factor must be between 0 and 1 (e.g. 0.5: halve)")
+        _finite_at_least("--min-lr", self.min_lr, "the smallest lr must be >= 0 (e.g. 1e-6)")
         check_device(self.device)
         for name, value in (("--train", self.train), ("--val", self.val), ("--out-dir", self.out_dir)):
             if not str(value).strip():

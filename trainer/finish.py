@@ -61,7 +61,8 @@ def finish_run(cfg: TrainConfig, printer: Printer, history: History, reason: str
     printer.line()
     settings = Settings.from_config(cfg.as_record())
     train = [v if math.isfinite(v) else math.nan for v in history.train_loss]
-    printer.lines(diagnostic_report(train, list(history.val_loss), settings, g, history.epochs))
+    printer.lines(diagnostic_report(train, list(history.val_loss), settings, g, history.epochs, history.lr,
+                                    cfg.as_record()))
     if not os.path.exists(rd / LOG_NAME):  # pragma: no cover - only if the folder vanished under us
         printer.line(f"{g.warn} the training log {shown_path(out, LOG_NAME)} is missing")
     return failure

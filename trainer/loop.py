@@ -40,6 +40,8 @@ from torch import nn
 
 from shared.console import epoch_line, new_best_line
 from shared.diagnostics import EarlyStopping, fmt_num
+from shared.eta import eta_text
+from shared.lr_schedule import PlateauSchedule
 from shared.records import EPOCH, PROGRESS, STOP_REQUESTED
 from trainer.console import ListPrinter, Printer
 from trainer.distributed import Solo, unwrap
@@ -83,6 +85,8 @@ class LoopState:
     message: str = ""
     signal_noted: bool = False  # a signal after a stop-file stop was acknowledged
     early: EarlyStopping = field(default_factory=EarlyStopping)
+    seconds: list[float] = field(default_factory=list)  # per recorded epoch, as logged (the ETA's input)
+    schedule: PlateauSchedule | None = None  # --lr-schedule plateau's state (None: the lr stays)
     saved: tuple[int, float] | None = None  # (epoch, val loss) of the weights best.pt holds, once saved
     threshold: float | None = None  # the F1-maximising decision threshold of the epoch being saved as best
 
@@ -100,14 +104,21 @@ def train_loop(
     device: str | torch.device = "cpu",
     state: LoopState | None = None,
     first_epoch: int = 1,
+    schedule: PlateauSchedule | None = None,
 ) -> LoopState:
-    """Train for up to `epochs` epochs; return the state with `reason` and `message` set (see module doc)."""
+    """Train for up to `epochs` epochs; return the state with `reason` and `message` set (see module doc).
+
+    `schedule`: --lr-schedule plateau's policy; after each epoch it may lower the lr of the next one.
+    """
     st = state if state is not None else LoopState()
     if first_epoch == 1:
         st.early = EarlyStopping(patience=patience, min_delta=min_delta)
     else:  # a resumed run keeps its best and its wait; a new --patience or --min-delta applies from here
         st.early.patience, st.early.min_delta = patience, min_delta
     comm = io.comm
+    if first_epoch == 1 or st.schedule is None:  # a resumed run keeps its restored schedule
+        st.schedule = schedule
+    schedule = st.schedule
     loss_fn = nn.BCEWithLogitsLoss()
     printer = io.printer
     n_batches = _length(train_loader)
@@ -225,37 +236,47 @@ def train_loop(
 
         # ---- log and console --------------------------------------------------------------------------------
         best_val = st.early.best if st.early.best_epoch is not None else None
+        lr = float(optimizer.param_groups[0]["lr"])  # the lr this epoch trained with
+        seconds = io.clock() - t0
         with io.critical():
             io.write_record(
                 EPOCH, epoch=epoch, epochs=epochs, train_loss=train_loss, val_loss=val_loss,
-                lr=float(optimizer.param_groups[0]["lr"]), seconds=io.clock() - t0, best=is_best,
+                lr=lr, seconds=seconds, best=is_best,
                 best_epoch=st.early.best_epoch, best_val_loss=best_val, metrics=metrics,
             )
         st.epochs_run = epoch
         st.train_loss.append(train_loss)
         st.val_loss.append(val_loss)
+        # ---- lr schedule: the next epoch's learning rate (before last.pt, which keeps the schedule's state) --
+        new_lr = schedule.step(epoch, val_loss, lr) if schedule is not None else None
+        if new_lr is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = new_lr
         if diverged_at is None and math.isfinite(val_loss):  # a resume starts from an epoch it can train on
             with io.critical():
                 io.save_last(epoch)
-        lr_now = float(optimizer.param_groups[0]["lr"])
-        shown = {"epoch": epoch, "epochs": epochs, "train_loss": train_loss, "val_loss": val_loss, "lr": lr_now,
+        st.seconds.append(seconds)
+        shown = {"epoch": epoch, "epochs": epochs, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
                  "metrics": metrics}
-        printer.line(epoch_line(shown, prev_val, printer.glyphs, prev_lr))
+        printer.line(epoch_line(shown, prev_val, printer.glyphs, prev_lr, eta_text(st.seconds, epoch, epochs)))
         if is_best:
             printer.line(new_best_line(io.checkpoint_shown, printer.glyphs))
-        prev_val, prev_lr = val_loss, lr_now  # the previous epoch, as the viewers see it in the log
+        if new_lr is not None:
+            printer.line(f"  lr lowered {fmt_num(lr)} {printer.glyphs.arrow} {fmt_num(new_lr)} for epoch {epoch + 1} "
+                         f"(--lr-schedule plateau: {schedule.rule.best_text()})")  # type: ignore[union-attr]
+        prev_val, prev_lr = val_loss, lr  # the previous epoch, as the viewers see it in the log
         # A stop that arrived while the epoch was being recorded still ends the run here, and so does a
         # signal that another process of a torchrun job got.
         poll(comm.signals(io.interrupt_requested()))
 
         # ---- termination conditions: rank 0's verdict is every process's ---------------------------------------
-        lr = float(optimizer.param_groups[0]["lr"])
         reason, message, line = comm.decide(_verdict(st, epoch, diverged_at, val_loss, should_stop, lr, patience))
         if line:
             printer.line(line.replace("{warn}", printer.glyphs.warn))
         if reason:
             st.reason, st.message = reason, message
             break
+
     else:
         st.reason, st.message = "completed", f"Trained all {epochs} epochs"
     return st

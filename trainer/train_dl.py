@@ -27,6 +27,7 @@ from typing import Any
 from shared.console import banner
 from shared.errors import InputError, LogWriteError, StlarError
 from shared.history import History
+from shared.lr_schedule import schedule_of
 from shared.logwriter import LogWriter
 from shared.model_types import MIN_SAMPLES, model_name
 from shared.records import END, EPOCH, RESUME, SCHEMA_VERSION, START
@@ -159,9 +160,15 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_loader, val_loader = (shield_workers(loader) for loader in loaders(cfg, train_set, val_set, place))
     n_params = sum(p.numel() for p in model.parameters())
-    state = LoopState()
+    state = LoopState(schedule=schedule_of(cfg.as_record()))
     if point is not None:
         restore(point, model=model, optimizer=optimizer, loop_state=state, loader=train_loader.loader, cfg=cfg)
+        schedule_state = point.last.get("schedule_state")
+        if state.schedule is not None and schedule_state:
+            state.schedule.load_state_dict(schedule_state)
+            if "lr" not in given and state.schedule.cuts:  # continue at the lr the schedule had reached
+                for group in optimizer.param_groups:
+                    group["lr"] = state.schedule.cuts[-1].new
     trained = model
     if place.distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -239,7 +246,7 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
                             save_last(rd.last, last_dict(
                                 model=model, optimizer=optimizer, loop_state=state, epoch=epoch, run_id=run_id,
                                 seq=writer.seq, config=config_record, loader=train_loader.loader,
-                                world_size=place.world_size))
+                                world_size=place.world_size, schedule=state.schedule))
 
                     sampler = train_loader.loader.sampler
                     io = LoopIO(
@@ -262,7 +269,7 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
                     )
                     train_loop(trained, optimizer, train_loader, val_loader, epochs=cfg.epochs,
                                patience=cfg.patience, min_delta=cfg.min_delta, io=io, device=device, state=state,
-                               first_epoch=point.epoch + 1 if point else 1)
+                               first_epoch=point.epoch + 1 if point else 1, schedule=state.schedule)
                 except KeyboardInterrupt:
                     sig = interrupts.requested or "SIGINT"
                     state.reason = "interrupted"

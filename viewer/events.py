@@ -13,7 +13,9 @@ from typing import Any
 from shared.console import UNICODE, Glyphs, asciify, epoch_line, fmt_loss, new_best_line, warning_lines
 from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Plateau, Settings, diagnose
 from shared.decision import decision_lines, decision_of
+from shared.eta import eta_text
 from shared.history import History
+from shared.lr_schedule import PlateauSchedule, cut_advice, schedule_of
 from shared.logreader import NewRun
 from shared.names import end_words, model_name
 from shared.records import END, EPOCH, RESUME, SCHEMA_VERSION, START, STOP_REQUESTED, Record
@@ -77,13 +79,16 @@ class Events:
         self.final_best: int | None = None  # replay: the run's last best epoch, known from the whole log
         self.firing: frozenset[Check] = frozenset()
         self._off_for: dict[Check, int] = {}  # epochs since each check last fired (absent: never)
-        self._plateau = Plateau()  # fed with every epoch of the run (the rule needs the run's best)
+        # The plateau rule needs the run's best, so it is fed every epoch once (O(1) per epoch); with
+        # --lr-schedule plateau, through a replica of the trainer's schedule, which knows the lr cuts.
+        self._plateau = Plateau()
+        self._schedule: PlateauSchedule | None = None
         self._plateau_of: tuple[History | None, int] = (None, 0)  # (the History it was fed from, epochs fed)
 
     def new_run(self, marker: NewRun) -> list[str]:
         self.firing = frozenset()
         self._off_for = {}
-        self._plateau, self._plateau_of = Plateau(), (None, 0)
+        self._plateau, self._schedule, self._plateau_of = Plateau(), None, (None, 0)
         return [f"New run {marker.run_id} in this run dir ({marker.reason}): view reset"]
 
     def lines(self, record: Record, history: History, diagnose: bool = True) -> list[str]:
@@ -93,7 +98,8 @@ class Events:
             n = history.n_epochs
             prev_val = history.val_loss[-2] if n >= 2 else None
             prev_lr = history.lr[-2] if n >= 2 else None
-            out = [self._text(epoch_line(record, prev_val, self.g, prev_lr))]
+            eta = eta_text(history.seconds, record["epoch"], record["epochs"])  # as the trainer printed it
+            out = [self._text(epoch_line(record, prev_val, self.g, prev_lr, eta))]
             if record["best"]:
                 saved = record["epoch"] == (self.final_best if self.final_best is not None else self.saved_epoch)
                 out.append(self._text(new_best_line(self.checkpoint if saved else None, self.g)))
@@ -162,10 +168,10 @@ class Events:
         # overfitting, plateau and instability look no further back by definition; early stop is exact while
         # the wait is at most `patience` (the trainer stops there) and patience < MAX_WINDOW; divergence
         # fires while the non-finite loss is in the window (the trainer ends the run on it at once).
-        # The plateau rule needs the run's best, so it is fed every epoch once (O(1) per epoch).
         window = max(PLATEAU_EPOCHS + 1, INSTABILITY_WINDOW, min(settings.patience + 1, MAX_WINDOW))
-        findings = diagnose(history.train_loss[-window:], history.val_loss[-window:], settings,
-                            self._fed_plateau(history))
+        plateau = self._fed_plateau(history)
+        lr_cut = cut_advice(self._schedule.cuts) if self._schedule is not None else ""
+        findings = diagnose(history.train_loss[-window:], history.val_loss[-window:], settings, plateau, lr_cut)
         fired = frozenset(f.check for f in findings)
         new = [line for f in findings
                if f.check not in self.firing and self._off_for.get(f.check, REARM_EPOCHS) >= REARM_EPOCHS
@@ -179,8 +185,13 @@ class Events:
         """The plateau rule fed up to `history`'s latest epoch (afresh for another History)."""
         source, fed = self._plateau_of
         if source is not history or fed > history.n_epochs:
-            self._plateau, fed = Plateau(), 0
-        self._plateau.extend(history.epochs[fed:], history.val_loss[fed:])
+            self._schedule, fed = schedule_of(history.config), 0
+            self._plateau = self._schedule.rule if self._schedule is not None else Plateau()
+        if self._schedule is not None:
+            for epoch, val, lr in zip(history.epochs[fed:], history.val_loss[fed:], history.lr[fed:]):
+                self._schedule.step(epoch, val, lr)
+        else:
+            self._plateau.extend(history.epochs[fed:], history.val_loss[fed:])
         self._plateau_of = (history, history.n_epochs)
         return self._plateau
 

@@ -11,17 +11,16 @@ import functools
 import math
 import os
 import socket
-import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.eta import fmt_duration, per_epoch_seconds
 from shared.history import History
 
 HEARTBEAT_SECONDS = 30.0  # the trainer writes a record at least this often while it is alive
 STALL_SECONDS = 90.0  # no record for this long (3 heartbeats) reads as stalled when the pid cannot be checked
 QUIET_SECONDS = 5.0  # the live status mentions the age of the last record from this age on
-ETA_EPOCHS = 3  # the ETA uses the mean duration of the last this many epochs
 PID_START_SLACK = 5.0  # seconds: a process that started this long after the run's start record is another one
 
 WAITING, LIVE, STOPPING, FINISHED, STALLED, CRASHED = "waiting", "live", "stopping", "finished", "stalled", "crashed"
@@ -33,19 +32,6 @@ PidAlive = Callable[[int, "float | None"], bool]
 class Status:
     kind: str  # one of WAITING, LIVE, STOPPING, FINISHED, STALLED, CRASHED
     text: str
-
-
-def fmt_duration(seconds: float) -> str:
-    """`40 s`, `3 min`, `1 h 20 min`, `3 days`: the precision an ETA or an age deserves."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{int(round(seconds))} s"
-    minutes = int(round(seconds / 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h {minutes % 60} min"
-    return f"{int(round(minutes / 1440))} days"
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,12 +119,10 @@ def _eta(history: History, now: float) -> tuple[int, float | None, float | None]
         fraction = None
         since = history.last_epoch or history.start
         in_epoch = max(0.0, now - since["time"]) if since else 0.0
-    durations = [s for s in history.seconds[-ETA_EPOCHS:] if math.isfinite(s) and s > 0]
-    if durations:
-        per_epoch = statistics.fmean(durations)
-    elif progress is not None and fraction:
+    per_epoch = per_epoch_seconds(history.seconds)  # the trainer's console uses the same estimate
+    if per_epoch is None and progress is not None and fraction:
         per_epoch = progress["elapsed"] / fraction  # training part only: a first-epoch estimate runs short
-    else:
+    if per_epoch is None:
         return current, fraction, None
     left_in_epoch = max(0.0, per_epoch - in_epoch)
     return current, fraction, left_in_epoch + max(0, planned - current) * per_epoch
