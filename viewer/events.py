@@ -13,7 +13,6 @@ from typing import Any
 from shared.console import UNICODE, Glyphs, asciify, epoch_line, fmt_loss, new_best_line, warning_lines
 from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Plateau, Settings, diagnose
 from shared.decision import decision_lines, decision_of
-from shared.eta import eta_text
 from shared.history import History
 from shared.lr_schedule import PlateauSchedule, cut_advice, schedule_of
 from shared.logreader import NewRun
@@ -98,8 +97,7 @@ class Events:
             n = history.n_epochs
             prev_val = history.val_loss[-2] if n >= 2 else None
             prev_lr = history.lr[-2] if n >= 2 else None
-            eta = eta_text(history.seconds, record["epoch"], record["epochs"])  # as the trainer printed it
-            out = [self._text(epoch_line(record, prev_val, self.g, prev_lr, eta))]
+            out = [self._text(epoch_line(record, prev_val, self.g, prev_lr))]
             if record["best"]:
                 saved = record["epoch"] == (self.final_best if self.final_best is not None else self.saved_epoch)
                 out.append(self._text(new_best_line(self.checkpoint if saved else None, self.g)))
