@@ -199,7 +199,7 @@ def report_lines(findings: Sequence[Finding], g: Glyphs = UNICODE, plateau: Plat
 
 def diagnostic_report(train: Sequence[float], val: Sequence[float], settings: Settings, g: Glyphs = UNICODE,
                       epochs: Sequence[int] | None = None, lr: Sequence[float] | None = None,
-                      config: dict[str, Any] | None = None) -> list[str]:
+                      config: dict[str, Any] | None = None, planned: int | None = None) -> list[str]:
     """The whole report of a run from its loss columns: what the trainer, watch and replay print at the end.
 
     With `lr` (the lr each epoch trained with) and a `config` asking for --lr-schedule plateau, the schedule
@@ -209,7 +209,7 @@ def diagnostic_report(train: Sequence[float], val: Sequence[float], settings: Se
     schedule = schedule_of(config or {}) if lr is not None else None
     if schedule is not None:
         for epoch, v, rate in zip(epochs, val, lr):  # type: ignore[arg-type]
-            schedule.step(epoch, v, rate)
+            schedule.step(epoch, v, rate, planned)
         plateau, lr_cut = schedule.rule, cut_advice(schedule.cuts)
     else:
         plateau, lr_cut = plateau_of(val, epochs), ""
@@ -240,5 +240,5 @@ def final_report(history: History, reason: str | None, g: Glyphs = UNICODE, extr
     lines = end_block(reason, history.best_epoch, history.best_val_loss, extra,
                       best_metrics=history.metrics_at(history.best_epoch))
     lines += diagnostic_report(history.train_loss, history.val_loss, Settings.from_config(history.config), g,
-                               history.epochs, history.lr, history.config)
+                               history.epochs, history.lr, history.config, history.planned_epochs)
     return [asciify(line, g) for line in lines]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -26,6 +27,7 @@ from shared.diagnostics import (
     Plateau,
     Settings,
     check_overfitting,
+    fmt_num,
     gaps,
     improvements,
     rolling_spread,
@@ -40,6 +42,8 @@ LOG_SPAN = 100.0  # losses spanning more than this factor (two decades) get a lo
 MARKER_EPOCHS = 60  # up to this many epochs each point gets a dot, so 1 or 2 epochs are visible
 
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:red"
+LR_COLOR = "tab:purple"  # the lr change marks on the loss panel
+LR_LABELS = 12  # label at most this many (the latest) lr changes
 
 
 def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> list[np.ndarray]:
@@ -87,6 +91,8 @@ class _Columns:
         empty = np.empty(0)
         self.x = self.train = self.val = self.train_spread = self.val_spread = empty
         self.plateau = Plateau()  # the shared plateau rule, fed each epoch once
+        self.lr_changes: list[tuple[int, float, float]] = []  # (first epoch at the new lr, old lr, new lr)
+        self._last_lr = float("nan")
 
     def valid_for(self, history: History) -> bool:
         n = self.n
@@ -106,6 +112,13 @@ class _Columns:
         self.train_spread = np.concatenate([self.train_spread, spread[0]])
         self.val_spread = np.concatenate([self.val_spread, spread[1]])
         self.plateau.extend(h.epochs[k:], h.val_loss[k:])
+        last = self._last_lr
+        for epoch, lr in zip(h.epochs[k:], h.lr[k:]):
+            if lr == lr:  # not NaN
+                if last == last and lr != last:
+                    self.lr_changes.append((epoch, last, lr))
+                last = lr
+        self._last_lr = last
         self.n = n
 
 
@@ -200,6 +213,11 @@ class DiagnosticFigure:
                                      lw=1.0, zorder=1)
         self.resume_text = a.text(np.nan, 0.03, "resumed", transform=a.get_xaxis_transform(), rotation=90,
                                   ha="right", va="bottom", color="gray", fontsize=8)
+        # Where the learning rate changed (--lr-schedule plateau): a line before the first epoch at the new lr,
+        # labelled with it.
+        self.lr_lines = a.vlines([], 0, 1, transform=a.get_xaxis_transform(), colors=LR_COLOR, linestyles="-.",
+                                 lw=1.0, zorder=1)
+        self.lr_texts: list[Any] = []
         self.overfit_text = a.text(0.98, 0.95, "", transform=a.transAxes, ha="right", va="top",
                                    color="darkred", fontsize=9, fontweight="bold")
         a.set_title("Training and validation loss")
@@ -329,7 +347,49 @@ class DiagnosticFigure:
         if not np.isfinite(x).any():  # no epoch yet: show the epochs to come, not matplotlib's -0.06..0.06
             for ax in (self.ax_loss, self.ax_impr, self.ax_gap, self.ax_spread):
                 ax.set_xlim(0.5, (history.planned_epochs or 10) + 0.5)
+        self._mark_lr_changes(cols.lr_changes)  # after the limits: the labels go where the curves are not
         self.place_notes()
+
+    def _mark_lr_changes(self, changes: list[tuple[int, float, float]]) -> None:
+        """A dash-dot line before each epoch that trained with a new lr, labelled `lr 5e-4` (the latest
+        LR_LABELS changes only, so a long schedule does not bury the panel in text)."""
+        xs = [epoch - 0.5 for epoch, _, _ in changes]
+        self.lr_lines.set_segments([[(x, 0.0), (x, 1.0)] for x in xs])
+        shown = changes[-LR_LABELS:]
+        while len(self.lr_texts) < len(shown):
+            # Beside its line, at the height where the losses are farthest away (see update), small.
+            self.lr_texts.append(self.ax_loss.text(np.nan, 0.5, "", transform=self.ax_loss.get_xaxis_transform(),
+                                                   rotation=90, ha="right", va="center", color=LR_COLOR,
+                                                   fontsize=8))
+        for text, change in zip(self.lr_texts, shown + [None] * (len(self.lr_texts) - len(shown))):
+            if change is None:
+                text.set_x(np.nan)
+                text.set_text("")
+            else:
+                text.set_x(change[0] - 0.5)
+                text.set_y(self._emptiest_height(change[0]))
+                text.set_text(f"lr {fmt_num(change[2])}")
+
+    def _emptiest_height(self, epoch: int) -> float:
+        """Of the bottom, middle and top of the loss panel (axes fractions), the one farthest from the losses
+        at the epochs around `epoch`: where an lr label hides no data."""
+        heights = (0.2, 0.5, 0.8)
+        lo, hi = self.ax_loss.get_ylim()
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+            return 0.5
+        near = []
+        for line in (self.train_line, self.val_line):
+            x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+            near.extend(y[(np.abs(x - (epoch - 0.5)) <= 1.5) & np.isfinite(y)])
+        if not near:
+            return 0.5
+        if self.ax_loss.get_yscale() == "log":
+            pos = np.log10(np.maximum(near, 1e-300))
+            lo, hi = np.log10(max(lo, 1e-300)), np.log10(hi)
+        else:
+            pos = np.asarray(near)
+        frac = (pos - lo) / (hi - lo)
+        return max(heights, key=lambda h: float(np.min(np.abs(frac - h))))
 
     def place_notes(self) -> None:
         """Put each panel's note (overfitting, plateau, instability) in the corner of its panel with the

@@ -44,9 +44,14 @@ class PlateauSchedule:
     rule: Plateau = field(default_factory=Plateau)
     cuts: list[Cut] = field(default_factory=list)
 
-    def step(self, epoch: int, val_loss: float, lr: float) -> float | None:
-        """Fold in one epoch (trained with `lr`); return the lr for the next epoch if it changes, else None."""
+    def step(self, epoch: int, val_loss: float, lr: float, planned: int | None = None) -> float | None:
+        """Fold in one epoch (trained with `lr`); return the lr for the next epoch if it changes, else None.
+
+        After the last `planned` epoch there is no next epoch: nothing is cut.
+        """
         self.rule.update(epoch, val_loss)
+        if planned is not None and epoch >= planned:
+            return None
         if not self.rule.firing or not lr > self.min_lr:
             return None
         if self.cuts and epoch - self.cuts[-1].epoch < self.cooldown:

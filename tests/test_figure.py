@@ -200,3 +200,20 @@ def test_a_run_without_epochs_shows_the_epochs_to_come():
     h.add({"type": "start", "run_id": "r", "seq": 0, "time": 0.0, "schema": 1, "config": {}, "epochs": 30})
     panels.update(h)
     assert panels.ax_loss.get_xlim() == (0.5, 30.5) and panels.ax_spread.get_xlim() == (0.5, 30.5)
+
+
+def test_lr_changes_are_marked_on_the_loss_panel():
+    fig, panels = new_figure()
+    h = make_history(0)
+    lrs = [1e-3] * 6 + [5e-4] * 5 + [2.5e-4] * 2
+    for e, lr in enumerate(lrs, start=1):
+        h.add({"type": "epoch", "run_id": "fig", "seq": e, "time": 0.0, "epoch": e, "epochs": 13,
+               "train_loss": 0.3, "val_loss": 0.5, "lr": lr, "seconds": 1.0, "best": e == 1, "best_epoch": 1,
+               "best_val_loss": 0.5, "metrics": {}})
+        panels.update(h)  # live: one epoch at a time
+    fig.canvas = FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    xs = [segment[0][0] for segment in panels.lr_lines.get_segments()]
+    assert xs == [6.5, 11.5]  # before the first epoch at each new lr
+    labels = [(t.get_position()[0], t.get_text()) for t in panels.lr_texts if t.get_text()]
+    assert labels == [(6.5, "lr 5e-4"), (11.5, "lr 2.5e-4")]

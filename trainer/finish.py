@@ -62,7 +62,7 @@ def finish_run(cfg: TrainConfig, printer: Printer, history: History, reason: str
     settings = Settings.from_config(cfg.as_record())
     train = [v if math.isfinite(v) else math.nan for v in history.train_loss]
     printer.lines(diagnostic_report(train, list(history.val_loss), settings, g, history.epochs, history.lr,
-                                    cfg.as_record()))
+                                    cfg.as_record(), history.planned_epochs))
     if not os.path.exists(rd / LOG_NAME):  # pragma: no cover - only if the folder vanished under us
         printer.line(f"{g.warn} the training log {shown_path(out, LOG_NAME)} is missing")
     return failure

@@ -248,7 +248,7 @@ def train_loop(
         st.train_loss.append(train_loss)
         st.val_loss.append(val_loss)
         # ---- lr schedule: the next epoch's learning rate (before last.pt, which keeps the schedule's state) --
-        new_lr = schedule.step(epoch, val_loss, lr) if schedule is not None else None
+        new_lr = schedule.step(epoch, val_loss, lr, epochs) if schedule is not None else None
         if new_lr is not None:
             for group in optimizer.param_groups:
                 group["lr"] = new_lr

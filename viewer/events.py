@@ -187,7 +187,7 @@ class Events:
             self._plateau = self._schedule.rule if self._schedule is not None else Plateau()
         if self._schedule is not None:
             for epoch, val, lr in zip(history.epochs[fed:], history.val_loss[fed:], history.lr[fed:]):
-                self._schedule.step(epoch, val, lr)
+                self._schedule.step(epoch, val, lr, history.planned_epochs)
         else:
             self._plateau.extend(history.epochs[fed:], history.val_loss[fed:])
         self._plateau_of = (history, history.n_epochs)
