@@ -51,6 +51,9 @@ class Tap:
     def due(self) -> bool:
         return self.follower.due()
 
+    def quiet(self) -> float:
+        return self.follower.quiet()
+
     def drain(self) -> list:
         items = self.follower.drain()
         self._epochs += [r for r in items if isinstance(r, dict) and r.get("type") == EPOCH]

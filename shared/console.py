@@ -146,7 +146,10 @@ def end_block(reason: str | None, best_epoch: int | None, best_val_loss: float |
               extra: Sequence[str] = (), best_metrics: dict[str, Any] | None = None) -> list[str]:
     """The closing banner with the best epoch, its metrics (every key the log holds, known or not) and
     `extra` lines about it (the decision threshold); `reason` None means the run ended without an end record."""
-    title = END_TITLES.get(reason or "", "Training ended without an end record (crashed or killed)")
+    if reason is None:
+        title = "Training ended without an end record (crashed or killed)"
+    else:  # a reason this version does not know (a newer trainer's) is still an end: say it as written
+        title = END_TITLES.get(reason) or f"Training ended: {reason}"
     best = (
         f"Best epoch: {best_epoch} | Best val loss: {fmt_loss(best_val_loss)}"
         if best_epoch is not None

@@ -21,6 +21,8 @@ def per_epoch_seconds(seconds: Sequence[float]) -> float | None:
 
 def fmt_duration(seconds: float) -> str:
     """`40 s`, `3 min`, `1 h 20 min`, `3 days`: the precision an ETA or an age deserves."""
+    if not math.isfinite(seconds):  # a log never seen growing, an absurd record: no traceback
+        return "an unknown time" if math.isnan(seconds) or seconds > 0 else "0 s"
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{int(round(seconds))} s"

@@ -91,6 +91,7 @@ class LogReader:
         self.skipped_lines = 0
         self.run_id: str | None = None
         self.exists = False
+        self.stat: os.stat_result | None = None  # the log's stat at the last poll (None: not there)
         self._on_warning = on_warning
         self._warned = 0
         self._ledger = SeqLedger()  # the seqs of the current run yielded so far
@@ -132,6 +133,7 @@ class LogReader:
         except OSError:
             # Not there yet, deleted, or briefly unavailable (network mounts): keep the state, try again.
             self.exists = False
+            self.stat = None
             return []
         try:
             regular = stat.S_ISREG(os.fstat(fd).st_mode)
@@ -143,6 +145,7 @@ class LogReader:
                 self._not_a_file = True
                 self._warn(f"{self.path.name} is not a regular file; waiting for a real log")
             self.exists = False
+            self.stat = None
             return []
         fh = os.fdopen(fd, "rb")
         with fh:
@@ -152,6 +155,7 @@ class LogReader:
             except OSError:
                 return []
             self.exists = True
+            self.stat = st
             ident = (st.st_dev, st.st_ino)
             if self._ident is not None:
                 if ident != self._ident:

@@ -441,6 +441,9 @@ def _show_everywhere(recs: list[dict], png: Path) -> None:
         def drain(self):
             return []
 
+        def quiet(self):
+            return 0.0
+
     window = RunWindow(fig, "run", Source(), out=None)
     window.apply(parsed)
     fig.canvas.draw()

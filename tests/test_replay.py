@@ -41,11 +41,12 @@ def test_png_of_a_finished_run(tmp_path):
 
 
 def test_png_of_a_crashed_run(tmp_path):
-    write_run(RunDir(tmp_path).log, 4, end=None, planned=10, pid=dead_pid())
+    write_run(RunDir(tmp_path).log, 4, end=None, planned=10, pid=dead_pid(), quiet_for=3600)
     png = tmp_path / "crashed.png"
     done = run(STLAR + ["replay", str(tmp_path), "--png", str(png)])
     assert done.returncode == 0, done.stderr
-    assert "(4 epochs; crashed: no end record, and trainer pid" in done.stdout
+    assert "(4 epochs; crashed: no end record, trainer pid" in done.stdout
+    assert "is gone and the log has been quiet for 1 h 0 min)" in done.stdout
     assert_figure_png(png)
 
 
@@ -82,12 +83,11 @@ def test_no_window_prints_the_trainers_epoch_lines_and_its_final_report(tmp_path
 
 
 def test_no_window_on_a_crashed_run_says_so(tmp_path):
-    write_run(RunDir(tmp_path).log, 3, end=None, planned=10, pid=dead_pid())
+    write_run(RunDir(tmp_path).log, 3, end=None, planned=10, pid=dead_pid(), quiet_for=3600)
     out = io.StringIO()
-    records, warnings = load_run(tmp_path)
-    assert print_run(tmp_path, records, warnings, out) == 0
+    assert replay(tmp_path, no_window=True, out=out) == 0
     text = out.getvalue()
-    assert "Status: crashed: no end record, and trainer pid" in text
+    assert "Status: crashed: no end record, trainer pid" in text
     assert "Training ended without an end record (crashed or killed)" in text
     assert "Best epoch: 3 | Best val loss: 0.4378" in text
 
@@ -98,14 +98,13 @@ def test_a_run_after_its_last_epoch_is_finishing_not_in_an_extra_epoch(tmp_path)
     finishing = "live — finishing: epoch 10/10 done, writing the end record and outputs"
     out = io.StringIO()
     records, warnings = load_run(tmp_path)
-    clock = lambda: records[-1]["time"] + 1.0  # noqa: E731 - a second after the last epoch, however slow the test
-    assert print_run(tmp_path, records, warnings, out, clock=clock) == 0
+    assert print_run(tmp_path, records, warnings, out, quiet=1.0) == 0  # a second after the last epoch
     text = out.getvalue()
     assert f"Status: {finishing}\n".replace("—", "-") in text  # a StringIO has no encoding: ASCII stand-ins
     assert "11/10" not in text and "epoch 11" not in text
     assert "ended without an end record" not in text, "a live run gets no crash report"
     png, out = tmp_path / "curves.png", io.StringIO()
-    assert replay(tmp_path, png=png, no_window=True, out=out, clock=clock) == 0
+    assert replay(tmp_path, png=png, no_window=True, out=out) == 0
     assert out.getvalue().splitlines()[0] == f"Wrote {png} (10 epochs; {finishing})"
     assert_figure_png(png)
 
@@ -212,3 +211,27 @@ def test_the_replay_window_plays_the_run_and_has_a_close_button(tmp_path):
         assert window.history.n_epochs == n
     assert window.status.text.startswith("finished: completed")
     assert json.dumps(window.header.get_text()).startswith('"Epoch 5/5')
+
+
+def test_replay_speed_never_says_crashed_before_the_end_of_the_log(tmp_path):
+    records = write_run(RunDir(tmp_path).log, 4, end=None, planned=10, pid=dead_pid())
+    clock = Clock()
+    # The log was last written an hour ago and its trainer is gone: crashed, but only once played to the end.
+    source = ReplaySource(records, speed=1.0, clock=clock, quiet=3600.0)
+    fig = Figure(figsize=FIGSIZE)
+    FigureCanvasAgg(fig)
+    window = RunWindow(fig, tmp_path, source, live=False, out=None, clock=clock)
+    seen = []
+    for n in range(0, 5):
+        clock.t = n
+        window.tick()
+        seen.append((window.history.n_epochs, window.status.kind))
+    assert seen[:4] == [(0, "replaying"), (1, "replaying"), (2, "replaying"), (3, "replaying")]
+    assert seen[4] == (4, "crashed") and window.status.text.startswith("crashed: no end record, trainer pid")
+
+
+def test_speed_slower_than_a_timer_can_wait_is_one_line(tmp_path):
+    write_run(RunDir(tmp_path).log, 3)
+    done = run(STLAR + ["replay", str(tmp_path), "--no-window", "--speed", "1e-12"])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--speed 1e-12: slower than 0.001 epochs per second" in done.stderr

@@ -51,7 +51,7 @@ def test_a_second_stop_says_who_asked_first(tmp_path):
     "setup, message",
     [
         ("ended", "has already ended (completed after 3 epochs); nothing to stop"),
-        ("dead", "is not running (its trainer, pid "),
+        ("dead", "is not running (its trainer, pid "),  # ... "the log has been quiet for 1 h 0 min)"
         ("finishing", "has finished its last epoch (3/3) and is writing its end record and outputs; nothing to stop"),
         ("empty", "no training run here (no training_log.jsonl); nothing to stop"),
         ("no_start", "no run has started yet (no start record); nothing to stop"),
@@ -68,8 +68,8 @@ def test_refusals_are_one_line_and_exit_2(tmp_path, setup, message):
         target.mkdir()
     if setup == "ended":
         write_run(rd.log, 3)
-    elif setup == "dead":
-        write_run(rd.log, 3, end=None, pid=dead_pid())
+    elif setup == "dead":  # dead for sure: its pid gone on this host, the log quiet for an hour
+        write_run(rd.log, 3, end=None, planned=10, pid=dead_pid(), quiet_for=3600)
     elif setup == "finishing":  # all epochs logged, no end record, the trainer (this process) alive
         write_run(rd.log, 3, end=None, pid=os.getpid())
     elif setup == "no_start":
@@ -79,6 +79,14 @@ def test_refusals_are_one_line_and_exit_2(tmp_path, setup, message):
     assert done.stdout == "" and done.stderr.count("\n") == 1 and done.stderr.startswith("Error: ")
     assert message in done.stderr, done.stderr
     assert not rd.stop.exists()
+
+
+def test_a_growing_log_is_never_refused_whatever_the_pid_check_says(tmp_path):
+    # In a container (or after `unshare`) the start record's pid is the namespace's: not visible here.
+    rd = RunDir(tmp_path)
+    write_run(rd.log, 3, end=None, planned=10, pid=dead_pid())  # written just now: the log is growing
+    assert stop_run(tmp_path).startswith("Stop requested for run ")
+    assert rd.stop.is_file()
 
 
 def test_a_run_dir_the_user_cannot_write_is_explained(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from fake_run import write_run
 from procs import FAKE_RUN, STLAR, Spawned, dead_pid, epochs_in, make_demo_data, train_args, wait_for_records
 from shared.logreader import read_log
 from shared.rundir import RunDir
-from viewer.terminal import ConsolePrinter
+from viewer.terminal import CRASHED_EXIT, ConsolePrinter
 
 EPOCH_LINE = re.compile(r"^Epoch\s+(\d+)/(\d+) \| Train: ")
 
@@ -62,9 +62,11 @@ def test_attach_before_the_run_dir_exists(tmp_path):
 def test_a_new_run_in_the_same_dir_resets_the_view(tmp_path):
     rd = RunDir(tmp_path / "run")
     rd.path.mkdir()
-    old = write_run(rd.log, 2, end=None, planned=9, pid=dead_pid())  # crashed: no end, trainer gone
+    # Stalled?: no end record, silent for an hour, its trainer (this process) alive: the watch waits on.
+    old = write_run(rd.log, 2, end=None, planned=9, pid=os.getpid(), quiet_for=3600)
     with Spawned(STLAR + ["watch", str(rd.path), "--no-window"]) as watch:
-        watch.expect("Status: stalled: trainer pid")
+        line = watch.expect("Status: stalled?: no record for 1 h 0 min")
+        assert line.endswith("still watching (it may resume; Ctrl-C detaches)")
         with Spawned(FAKE_RUN + [str(rd.path), "--epochs", "3", "--epoch-seconds", "0.1"]) as trainer:
             assert trainer.finish() == 0
         assert watch.finish() == 0, watch.output
@@ -75,6 +77,15 @@ def test_a_new_run_in_the_same_dir_resets_the_view(tmp_path):
     assert epoch_numbers(lines[:marker]) == [1, 2]
     assert epoch_numbers(lines[marker:]) == [1, 2, 3]
     assert "Training complete!" in "\n".join(lines[marker:])
+
+
+def test_a_crashed_run_prints_the_verdict_and_exits_3(tmp_path):
+    rd = RunDir(tmp_path)
+    write_run(rd.log, 2, end=None, planned=9, pid=dead_pid(), quiet_for=3600)  # dead for sure
+    with Spawned(STLAR + ["watch", str(rd.path), "--no-window"]) as watch:
+        assert watch.finish() == CRASHED_EXIT == 3
+    assert "Status: crashed: no end record, trainer pid" in watch.output
+    assert "Training ended without an end record (crashed or killed)" in watch.output
 
 
 def test_ctrl_c_detaches_and_training_continues(tmp_path):

@@ -27,18 +27,25 @@ from viewer.layout import FIGSIZE
 from viewer.limits import hold_limits
 from viewer.log_panel import LOG_LINES
 from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, STOPPING_LABEL
+from viewer.status import STALL_SECONDS
 from viewer.window import RunWindow
 
 T0 = 1_000_000.0
 
 
 class ListSource:
-    """Records pushed by the test; due when something is pending."""
+    """Records pushed by the test; due when something is pending. The log 'grows' when records are drained,
+    on the test's clock."""
 
-    def __init__(self):
+    def __init__(self, clock=None):
         self.pending = []
         self.on_warning = None
         self.drains = 0
+        self.clock = clock or (lambda: T0)
+        self.grew_at = self.clock()  # records fed with `window.apply` count as just arrived
+
+    def quiet(self):
+        return self.clock() - self.grew_at
 
     def push(self, *items):
         self.pending += items
@@ -49,6 +56,8 @@ class ListSource:
     def drain(self):
         self.drains += 1
         items, self.pending = self.pending, []
+        if items:
+            self.grew_at = self.clock()
         return items
 
 
@@ -87,10 +96,11 @@ class Run:
 def make_window(tmp_path, live=True, **kwargs):
     fig = Figure(figsize=FIGSIZE)
     FigureCanvasAgg(fig)
-    source = ListSource()
+    clock = kwargs.pop("clock", Clock())
+    source = ListSource(clock)
     closed = []
     out = io.StringIO()
-    window = RunWindow(fig, tmp_path, source, live=live, clock=kwargs.pop("clock", Clock()),
+    window = RunWindow(fig, tmp_path, source, live=live, clock=clock,
                        hostname=socket.gethostname(), alive=kwargs.pop("alive", lambda pid, since: True),
                        out=out, on_close=lambda: closed.append(True), by="test (me@here)", **kwargs)
     return window, source, closed, out
@@ -217,12 +227,52 @@ def test_a_new_run_resets_the_view_and_says_so(tmp_path):
 
 
 def test_replay_mode_has_a_close_button_and_a_crashed_run_says_so(tmp_path):
-    window, _source, closed, _out = make_window(tmp_path, live=False, alive=lambda pid, since: False)
+    clock = Clock()
+    window, _source, closed, _out = make_window(tmp_path, live=False, alive=lambda pid, since: False, clock=clock)
     run = Run(epochs=5)
     window.apply([run.start(), run.epoch(1, 0.5, 0.52)])
     assert window.button_label == CLOSE_LABEL
+    # The pid is gone but the log grew just now: not dead for sure (a container's pid is not ours).
+    assert window.status.kind == "live" and "trainer pid" in window.status.text
+    clock.t += STALL_SECONDS + 1
+    window.tick()
     assert window.status.kind == "crashed"
-    assert window.status.text.startswith("crashed: no end record, and trainer pid")
+    assert window.status.text.startswith("crashed: no end record, trainer pid")
+
+
+def test_a_crashed_run_gets_a_green_close_button(tmp_path):
+    clock = Clock()
+    window, source, closed, out = make_window(tmp_path, clock=clock, alive=lambda pid, since: False)
+    run = Run()
+    source.push(run.start(), run.epoch(1, 0.5, 0.52))
+    window.tick()
+    assert window.button_label == STOP_LABEL, "records just arrived: live, whatever the pid check says"
+    clock.t += STALL_SECONDS + 1
+    window.tick()
+    assert window.status.kind == "crashed" and window.button_label == CLOSE_LABEL
+    assert window.button.color == "#2ca02c"
+    assert "The run crashed (no end record, trainer gone): the button closes this window" in out.getvalue()
+    window.click()
+    assert closed == [True] and not (tmp_path / "STOP").exists()
+
+
+def test_a_stop_the_trainer_never_answers_offers_close(tmp_path):
+    clock = Clock()
+    window, source, closed, out = make_window(tmp_path, clock=clock)
+    run = Run()
+    source.push(run.start(), run.epoch(1, 0.5, 0.52))
+    window.tick()
+    window.click()
+    assert window.button_label == STOPPING_LABEL and (tmp_path / "STOP").exists()
+    for _ in range(4):  # the trainer keeps writing (its heartbeat) but never answers the stop request
+        clock.t += 30
+        source.push(run.rec("progress", epoch=2, batch=1, batches=9, train_loss=0.5, elapsed=1.0))
+        window.tick()
+    assert window.status.text.startswith("the trainer did not answer the stop request for 2 min")
+    assert window.button_label == CLOSE_LABEL
+    assert "The trainer did not answer the stop request within 90 s" in out.getvalue()
+    window.click()
+    assert closed == [True]
 
 
 def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second(tmp_path):
@@ -235,9 +285,9 @@ def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second
     for _ in range(10):
         window.tick()  # nothing due, status fresh: no drain, no redraw
     assert source.drains == 1 and window.frames == 1
-    clock.t += 30  # the record is now 30 s old: the status line says so, once
+    clock.t += 30  # the log has been quiet 30 s (on the viewer's clock): the status line says so, once
     window.tick()
-    assert window.frames == 2 and window.status.text.endswith("last record 29 s ago")
+    assert window.frames == 2 and window.status.text.endswith("last record 30 s ago")
     window.tick()
     assert window.frames == 2
 

@@ -21,6 +21,7 @@ from watchdog.observers.polling import PollingObserver
 from shared.logreader import LogReader, NewRun
 from shared.records import Record
 from shared.rundir import RunDir
+from viewer.growth import LogGrowth
 
 FALLBACK_SECONDS = 1.0  # read the log at least this often even without a file event (events are only a hint)
 POLL_OBSERVER_SECONDS = 0.5  # --poll: how often watchdog's polling observer compares directory snapshots
@@ -99,6 +100,7 @@ class Follower:
         # its next timer tick. Must be thread-safe and quick (the window writes one byte to a pipe).
         self.on_change: Callable[[], None] | None = None
         self.reader = LogReader(self.run_dir.log, on_warning=self._warn, latest_progress=True)
+        self.growth = LogGrowth(clock=clock)  # when the log last grew: the run's heartbeat (viewer.status)
         self._clock = clock
         self._observer_factory = observer_factory or (
             (lambda: PollingObserver(timeout=POLL_OBSERVER_SECONDS)) if poll else Observer
@@ -161,8 +163,14 @@ class Follower:
         # 2. Move the watch if the run dir appeared, vanished or was recreated (one stat when nothing moved).
         if self._observer is not None:
             self._retarget()
-        # 3. Read.
-        return self.reader.poll()
+        # 3. Read, and note whether the log grew.
+        items = self.reader.poll()
+        self.growth.observe(self.reader.stat)
+        return items
+
+    def quiet(self) -> float:
+        """Seconds since the log last grew, on this viewer's clock (see `viewer.growth`)."""
+        return self.growth.quiet()
 
     def _wake(self) -> None:
         on_change = self.on_change

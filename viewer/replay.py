@@ -2,7 +2,9 @@
 
 In a window (optionally played epoch by epoch with `--speed`), as a PNG (`--png`, no window), or in the
 terminal (`--no-window`: the trainer's epoch lines and its final diagnostic report). A log without an end
-record is shown as a crashed run (or as still running, if its trainer is alive on this host).
+record gets the verdict of `viewer.status` from the log's modification time and the pid check: crashed once
+the trainer is gone and the log has been quiet for the stall time, live while it still grows. Played with
+`--speed`, the verdict is said only when the playback reaches the end of the log.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from shared.history import History, history_of
 from shared.logreader import NewRun, read_log
 from shared.records import EPOCH, Record
 from shared.rundir import ARCHIVE_NAME, LOG_NAME, RunDir
+from viewer.growth import file_quiet
 from viewer.paths import png_arg, run_dir_arg
-from viewer.status import LIVE, status_of
+from viewer.status import LIVE, Status, status_of, trainer_alive
+
+
+MIN_SPEED = 1e-3  # epochs per second; slower is a typo (1e-12 would wait longer than any timer can)
 
 
 def load_run(run_dir: Path) -> tuple[list[Record], list[str]]:
@@ -48,10 +54,12 @@ class ReplaySource:
     """
 
     def __init__(self, records: list[Record], warnings: list[str] = (), speed: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, quiet: float = 0.0) -> None:
         self.on_warning: Callable[[str], None] | None = None
         # The run's last best epoch: only its "New best" line says "Saved to" (best.pt holds only that one).
         self.final_best = next((r["epoch"] for r in reversed(records) if r["type"] == EPOCH and r.get("best")), None)
+        self._quiet_at_load = quiet  # how long the log had been quiet when it was read (viewer.growth)
+        self._loaded_at = clock()
         self._warnings = list(warnings)
         self._chunks = _chunks(records) if speed else [list(records)]
         self._speed = speed
@@ -62,6 +70,15 @@ class ReplaySource:
     @property
     def done(self) -> bool:
         return self._next >= len(self._chunks)
+
+    @property
+    def playing(self) -> bool:
+        """True while a `speed` playback has not reached the end of the log (no verdict on the run yet)."""
+        return bool(self._speed) and not self.done
+
+    def quiet(self) -> float:
+        """How long the log has been quiet: as it was when read, plus the time since (it is not read again)."""
+        return self._quiet_at_load + max(0.0, self._clock() - self._loaded_at)
 
     def _release_time(self, i: int) -> float:
         assert self._t0 is not None
@@ -102,32 +119,41 @@ def _chunks(records: list[Record]) -> list[list[Record]]:
     return chunks
 
 
-def run_title(history: History, run_dir: Path, now: float) -> str:
+def replay_status(history: History, quiet: float) -> Status:
+    """The verdict on a replayed run (the same rules as every view: `viewer.status`)."""
+    return status_of(history, quiet=quiet, trainer=trainer_alive(history), live=False)
+
+
+def run_title(history: History, run_dir: Path, quiet: float) -> str:
     title = figure_title(history, str(run_dir))
     if history.end is None:
-        title += f" | {status_of(history, now, live=False).text}"
+        title += f" | {replay_status(history, quiet).text}"
     return title
 
 
 def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, speed: float | None = None,
-           out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Callable[[], float] = time.time) -> int:
+           out: TextIO = sys.stdout, err: TextIO = sys.stderr, wall: Callable[[], float] = time.time) -> int:
     """Show the last run in RUN_DIR's log; return the exit code."""
     if speed is not None and not speed > 0:
         raise InputError(f"--speed {speed}: must be a positive number of epochs per second, such as 2")
     if speed is not None and png is not None:
         raise InputError(f"--speed {speed:g} with --png: a PNG shows the whole run at once; drop --speed (or "
                          "--png to play the run in a window)")
+    if speed is not None and speed < MIN_SPEED:
+        raise InputError(f"--speed {speed:g}: slower than {MIN_SPEED:g} epochs per second (one epoch every "
+                         f"{1 / MIN_SPEED:g} s); pass a speed such as 2, or leave --speed out to show the run at once")
     run_dir = run_dir_arg(run_dir, must_exist=True)
     png = png_arg(png) if png is not None else None
     records, warnings = load_run(run_dir)
+    quiet = file_quiet(RunDir(run_dir).log, wall)
     history = history_of(records)
     if png is not None:
         try:
-            save_png(history, png, run_title(history, run_dir, clock()))
+            save_png(history, png, run_title(history, run_dir, quiet))
         except OSError as exc:
             raise InputError(f"--png {png}: cannot write it ({exc.strerror or exc}); free disk space or pick "
                              "another file") from None
-        print(f"Wrote {png} ({history.n_epochs} epochs; {status_of(history, clock(), live=False).text})",
+        print(f"Wrote {png} ({history.n_epochs} epochs; {replay_status(history, quiet).text})",
               file=out, flush=True)
         if not no_window:
             return 0
@@ -140,24 +166,26 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
         except NoDisplay as exc:
             print(f"No window: {exc}; printing the run instead (--no-window)", file=err, flush=True)
         else:
-            show(RunWindow(fig, run_dir, ReplaySource(records, warnings, speed), live=False, out=out))
+            show(RunWindow(fig, run_dir, ReplaySource(records, warnings, speed, quiet=quiet), live=False, out=out))
             return 0
-    return print_run(run_dir, records, warnings, out, speed=speed, clock=clock)
+    return print_run(run_dir, records, warnings, out, speed=speed, quiet=quiet)
 
 
 def print_run(run_dir: Path, records: list[Record], warnings: list[str], out: TextIO, *,
-              speed: float | None = None, clock: Callable[[], float] = time.time) -> int:
-    """The run in the trainer's console format, ending with its report (or a crashed run's)."""
+              speed: float | None = None, quiet: float = 0.0) -> int:
+    """The run in the trainer's console format, ending with its report (or a crashed run's).
+
+    `quiet`: how long the log had been quiet when it was read (`viewer.growth.file_quiet`)."""
     from viewer.terminal import ConsolePrinter
 
-    source = ReplaySource(records, warnings, speed)
+    source = ReplaySource(records, warnings, speed, quiet=quiet)
     printer = ConsolePrinter(out, run_dir, final_best=source.final_best)
     source.on_warning = printer.warning
     while not source.done:
         source.wait()
         printer.feed(source.drain())
     if printer.history.end is None:
-        status = status_of(printer.history, clock(), live=False)
+        status = replay_status(printer.history, source.quiet())
         printer.line(f"Status: {status.text}")
         if status.kind != LIVE:
             printer.report(None)

@@ -11,8 +11,9 @@ from shared.history import History
 from shared.logends import read_ends
 from shared.rundir import LOG_NAME, RunDir
 from shared.stopfile import request_stop, who
+from viewer.growth import file_quiet
 from viewer.paths import run_dir_arg
-from viewer.status import finishing, fmt_duration, pid_alive, trainer_gone
+from viewer.status import dead_for_sure, finishing, fmt_duration, pid_alive, trainer_alive
 
 
 def _where(history: History) -> str:
@@ -32,8 +33,11 @@ def stop_run(
 ) -> str:
     """Write RUN_DIR/STOP for the run in progress; return the line to print.
 
-    Refuses (RunDirError, one line) when there is no run, when it has ended, or when its trainer is known to
-    be gone; a stop already requested is not an error (the message says by whom and when).
+    Refuses (RunDirError, one line) when there is no run, when it has ended, when it is dead for sure (its
+    trainer's pid gone on this host and the log quiet for the stall time: `viewer.status.dead_for_sure`), or
+    when its last epoch is done. A log that still grows is never refused, whatever the pid check says (in a
+    container the recorded pid is the container's). A stop already requested is not an error (the message
+    says by whom and when).
     """
     run_dir = run_dir_arg(run_dir, must_exist=True)
     rd = RunDir(run_dir)
@@ -52,9 +56,11 @@ def stop_run(
         end = history.end
         raise RunDirError(f"RUN_DIR {run_dir}: {run} has already ended ({end['reason']} after "
                           f"{end['epochs_run']} epochs); nothing to stop")
-    if trainer_gone(history, hostname=hostname, alive=alive):
+    quiet = file_quiet(rd.log, clock)
+    if dead_for_sure(history, quiet, trainer_alive(history, hostname=hostname, alive=alive)):
         raise RunDirError(f"RUN_DIR {run_dir}: {run} is not running (its trainer, pid {history.start['pid']}, is "
-                          f"gone without an end record); nothing to stop")
+                          f"gone without an end record and the log has been quiet for {fmt_duration(quiet)}); "
+                          "nothing to stop")
     if finishing(history):  # the loop is over: no epoch to stop after, and nobody would read the stop file
         last = history.last_epoch
         raise RunDirError(f"RUN_DIR {run_dir}: {run} has finished its last epoch ({last['epoch']}/{last['epochs']}) "

@@ -26,9 +26,11 @@ _COLORS = {  # label -> (face, hover)
 }
 
 
-def label_for(history: History, *, live: bool, stop_sent: bool) -> str:
-    """The button's state: Close once the run ended (or in replay), Stopping... once a stop is asked for."""
-    if not live or history.finished:
+def label_for(history: History, *, live: bool, stop_sent: bool, gone: bool = False) -> str:
+    """The button's state: Close once the run ended (or in replay), or when there is no trainer left to ask
+    (`gone`: the run crashed, or the trainer did not answer a stop request); Stopping... once a stop is asked
+    for."""
+    if not live or history.finished or gone:
         return CLOSE_LABEL
     if history.stopping or stop_sent:
         return STOPPING_LABEL

@@ -22,7 +22,9 @@ from shared.records import END, EPOCH, Record
 from shared.rundir import RunDir
 from viewer.events import Events, end_line
 from viewer.follow import Follower
-from viewer.status import CRASHED, STALLED, WAITING, Status, status_of
+from viewer.status import CRASHED, STALLED, WAITING, PidAlive, pid_alive, status_of, trainer_alive
+
+CRASHED_EXIT = 3  # `watch --no-window` exit code for a run that crashed (see viewer.status: dead for sure)
 
 
 class ConsolePrinter:
@@ -87,13 +89,16 @@ def watch_terminal(
     out: TextIO = sys.stdout,
     *,
     png: Path | None = None,
-    clock: Callable[[], float] = time.time,
-    status: Callable[[History, float], Status] = status_of,
+    hostname: str | None = None,
+    alive: PidAlive = pid_alive,
 ) -> int:
-    """Follow the run in the terminal until its end record; return the exit code (0).
+    """Follow the run in the terminal; return the exit code.
 
-    Ctrl-C detaches: the trainer is not touched. Status changes worth knowing (waiting for the run, the
-    trainer stalled) are printed once when they happen.
+    0 when the run's end record arrives (or on Ctrl-C, which detaches: the trainer is not touched);
+    CRASHED_EXIT when the run is crashed for sure (no end record, its trainer's pid gone on this host and the
+    log quiet for STALL_SECONDS): the verdict and the report are printed first. A stalled? run (quiet, but
+    its trainer alive or on another host) is waited for: it may resume. Status changes worth knowing
+    (waiting for the run, stalled?, live again) are printed once when they happen.
     """
     printer = ConsolePrinter(out, follower.run_dir.path)
     follower.on_warning = printer.warning
@@ -107,20 +112,26 @@ def watch_terminal(
                     _write_png(printer, png)
                 if printer.history.finished:
                     return 0
-                now = status(printer.history, clock())
+                now = status_of(printer.history, quiet=follower.quiet(),
+                                trainer=trainer_alive(printer.history, hostname=hostname, alive=alive))
                 if now.kind not in (STALLED, CRASHED):
                     break
-                # A trainer that wrote its last records and exited between our read and the pid check
-                # looks stalled; it cannot write after its death, so one more read settles it.
+                # Records that landed between our read and the verdict: one more read settles it.
                 items = follower.drain()
                 if not items:
                     break
+            if now.kind == CRASHED:
+                printer.line(f"Status: {now.text}")
+                printer.report(None)
+                return CRASHED_EXIT
             if now.kind != shown_kind:
                 if now.kind == WAITING:
                     log = follower.run_dir.log
                     printer.line(f"Waiting for the run: {log} has no records yet" if follower.reader.exists
                                  else f"Waiting for the run: {log} does not exist yet")
-                elif now.kind in (STALLED, CRASHED) or shown_kind in (STALLED, CRASHED):
+                elif now.kind == STALLED:
+                    printer.line(f"Status: {now.text}; still watching (it may resume; Ctrl-C detaches)")
+                elif shown_kind == STALLED:
                     printer.line(f"Status: {now.text}")
                 shown_kind = now.kind
     except KeyboardInterrupt:

@@ -37,12 +37,15 @@ from viewer.header import on_screen, show_header
 from viewer.layout import fit, lay_out
 from viewer.limits import hold_axes
 from viewer.log_panel import LogPanel
-from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, Status, pid_alive, status_of
+from viewer.status import (
+    CRASHED, FINISHED, LIVE, REPLAYING, STALL_SECONDS, STALLED, STOPPING, WAITING, Status, pid_alive, status_of,
+    trainer_alive,
+)
 from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, StopButton, ask_to_stop, label_for
 from viewer.ticker import Ticker
 
 STATUS_SECONDS = 1.0  # the status line (record age, ETA, pid check) is refreshed this often
-_STATUS_COLORS = {WAITING: "dimgray", LIVE: "#1b5e20", STOPPING: "#e65100", FINISHED: "#0d47a1",
+_STATUS_COLORS = {WAITING: "dimgray", REPLAYING: "dimgray", LIVE: "#1b5e20", STOPPING: "#e65100", FINISHED: "#0d47a1",
                   STALLED: "#b71c1c", CRASHED: "#b71c1c"}
 
 
@@ -54,6 +57,10 @@ class Source(Protocol):
     def due(self) -> bool: ...
 
     def drain(self) -> list[Record | NewRun]: ...
+
+    def quiet(self) -> float:
+        """Seconds since the log last grew, on the viewer's clock (`viewer.growth`)."""
+        ...
 
 
 class RunWindow:
@@ -71,7 +78,7 @@ class RunWindow:
         *,
         live: bool = True,
         png: Path | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         alive: Callable[[int, float | None], bool] = pid_alive,
         hostname: str | None = None,
         by: str | None = None,
@@ -100,6 +107,7 @@ class RunWindow:
         self.closed = False
         self.interrupted = False  # set by a Ctrl-C handler while the GUI loop runs
         self._stop_sent = False
+        self._stop_sent_at: float | None = None  # on `clock`: when this window wrote the stop file
         self._stop_error: str | None = None
         self._last_status = -float("inf")
         self._tick_failed = False
@@ -218,6 +226,7 @@ class RunWindow:
                 self.history = History()
                 self._held = {}
                 self._stop_sent = False
+                self._stop_sent_at = None
                 self._stop_error = None
                 epochs = True  # the panels show the empty new run
                 self._log(self.events.new_run(item)[0])
@@ -282,13 +291,18 @@ class RunWindow:
         self._log(self.events.warning(message))
 
     def _refresh_status(self) -> bool:
-        self._last_status = self._clock()
-        stop_pending = self._stop_sent and self.history.stop_request is None
-        status = status_of(self.history, self._last_status, live=self.live, stop_pending=stop_pending,
-                           hostname=self._hostname, alive=self._alive)
-        if status.kind == STALLED and self.live:
-            # A trainer that wrote its last records and exited between our read and the pid check looks
-            # stalled; it cannot write after its death, so one more read settles it.
+        self._last_status = now = self._clock()
+        if getattr(self.source, "playing", False):  # replay --speed: no verdict before the end of the log
+            last = self.history.last_epoch
+            status = Status(REPLAYING, f"replaying — epoch {last['epoch'] if last else 0} of the log")
+        else:
+            stop_pending = self._stop_sent and self.history.stop_request is None
+            waited = now - self._stop_sent_at if stop_pending and self._stop_sent_at is not None else None
+            status = status_of(self.history, quiet=self.source.quiet(), live=self.live, stop_pending=stop_pending,
+                               stop_unanswered=waited,
+                               trainer=trainer_alive(self.history, hostname=self._hostname, alive=self._alive))
+        if status.kind in (STALLED, CRASHED) and self.live:
+            # Records that landed between our read and the verdict: one more read settles it.
             more = self.source.drain()
             if more:
                 return self.apply(more, draw=False)
@@ -301,12 +315,28 @@ class RunWindow:
         self.status_text.set_text(on_screen(text))
         self.status_text.set_color(_STATUS_COLORS.get(status.kind, "black"))
         self._frames.dirty.add("status")
+        self._sync_button()
         return True
 
+    def _unanswered(self) -> bool:
+        """True when this window's stop request got no stop_requested record within STALL_SECONDS."""
+        return (self._stop_sent and self._stop_sent_at is not None and self.history.stop_request is None
+                and self._clock() - self._stop_sent_at > STALL_SECONDS)
+
     def _sync_button(self) -> None:
-        label = label_for(self.history, live=self.live, stop_sent=self._stop_sent)
+        crashed = self.status.kind == CRASHED
+        unanswered = self._unanswered()
+        label = label_for(self.history, live=self.live, stop_sent=self._stop_sent,
+                          gone=crashed or unanswered)
         if label == CLOSE_LABEL and self.button_label and label != self.button_label and self.live:
-            self._log("The run has ended: the button closes this window")
+            if self.history.finished:
+                self._log("The run has ended: the button closes this window")
+            elif unanswered:
+                self._log(f"The trainer did not answer the stop request within {STALL_SECONDS:g} s (stopped, "
+                          "hung or gone): the button closes this window; the stop file stays, so the trainer "
+                          "stops if it resumes")
+            else:
+                self._log("The run crashed (no end record, trainer gone): the button closes this window")
         self.stop_button.show(label)
 
     def _write_png(self) -> None:
@@ -328,6 +358,7 @@ class RunWindow:
             self._stop_error = outcome.error
         elif outcome.sent:
             self._stop_sent, self._stop_error = True, None
+            self._stop_sent_at = self._clock()
         for line in outcome.lines:
             self._log(line)
         self._sync_button()
