@@ -109,7 +109,10 @@ def check_segments(items: list, runs: Runs, context: str) -> list[list[dict]]:
         assert seqs == sorted(set(seqs)), f"{context}: seq out of order or repeated: {seqs}"
         for record in segment:
             truth = runs.written.get(record["run_id"], [])
-            assert record["seq"] < len(truth) and truth[record["seq"]] == record, \
+            # A log deleted mid-run is started again by its writer with a copy of the start record that
+            # carries `restarted`: that copy is the run's start record.
+            same = {k: v for k, v in record.items() if k != "restarted"}
+            assert record["seq"] < len(truth) and truth[record["seq"]] == same, \
                 f"{context}: a record that run never wrote: {record}"
     return segments
 
@@ -234,7 +237,6 @@ def test_stlar_watch_follows_real_runs_through_the_moves(zygote, data600, tmp_pa
                 watch.expect("Epoch ", timeout=TIMEOUT)
             finally:
                 zygote.kill(child)
-            watch.expect(f"Status: stalled: trainer pid {child.pid}", timeout=TIMEOUT)
             if name == "A":
                 shutil.rmtree(run_dir)
                 run_dir.mkdir()

@@ -83,3 +83,75 @@ def test_writes_are_fsynced(tmp_path, monkeypatch):
         writer.write("x")
         writer.write("y")
     assert len(calls) == 2
+
+
+# The log deleted, replaced or truncated mid-run: the writer starts it again and loses no later record.
+
+def progress(writer, batch):
+    return writer.write(PROGRESS, epoch=1, batch=batch, batches=99, train_loss=0.5, elapsed=1.0)
+
+
+def open_run(path):
+    from shared.logreader import LogReader
+
+    said = []
+    writer = LogWriter(path, run_id="r", fsync=False)
+    writer.on_restart = said.append
+    writer.write(START, schema=1, config={}, epochs=3)
+    reader = LogReader(path)
+    progress(writer, 1)
+    assert [r["seq"] for r in reader.poll()] == [0, 1]
+    return writer, reader, said
+
+
+def rotate_by_rename(path):
+    os.replace(path, path.with_name("log.jsonl.1"))
+
+
+def rotate_by_create(path):
+    os.replace(path, path.with_name("log.jsonl.1"))
+    path.write_bytes(b"")  # logrotate's `create`: a new empty file under the name
+
+
+def copy_truncate(path):
+    path.with_name("log.jsonl.1").write_bytes(path.read_bytes())
+    os.truncate(path, 0)
+
+
+@pytest.mark.parametrize("rotate, why", [
+    (os.unlink, "was deleted"), (rotate_by_rename, "was deleted"),
+    (rotate_by_create, "was replaced by another file"), (copy_truncate, "was truncated"),
+])
+def test_a_log_taken_away_mid_run_is_started_again(tmp_path, rotate, why):
+    path = tmp_path / "log.jsonl"
+    writer, reader, said = open_run(path)
+    rotate(path)
+    progress(writer, 2)
+    progress(writer, 3)
+    records = [decode(line) for line in path.read_bytes().splitlines()]
+    assert [(r["type"], r["seq"]) for r in records] == [(START, 0), (PROGRESS, 2), (PROGRESS, 3)]
+    assert records[0]["restarted"]["reason"] == f"the log {why}" and records[0]["restarted"]["seq"] == 2
+    assert records[0]["run_id"] == "r" and records[0]["epochs"] == 3
+    assert len(said) == 1 and said[0].startswith(f"{path} {why} while the run was writing it")
+    # A viewer that was following sees each record once, and nothing odd.
+    assert [r["seq"] for r in reader.poll()] == [2, 3] and reader.warnings == []
+    writer.close()
+
+
+def test_a_log_deleted_during_a_write_gets_that_record_again(tmp_path, monkeypatch):
+    path = tmp_path / "log.jsonl"
+    writer, _reader, said = open_run(path)
+    real_write = os.write
+    deletes = []
+
+    def write_then_delete(fd, data):
+        n = real_write(fd, data)
+        if not deletes:
+            deletes.append(path.unlink())  # once, between our write and our look at the name
+        return n
+
+    monkeypatch.setattr(os, "write", write_then_delete)
+    progress(writer, 2)
+    monkeypatch.setattr(os, "write", real_write)
+    assert [decode(line)["seq"] for line in path.read_bytes().splitlines()] == [0, 2] and len(said) == 1
+    writer.close()

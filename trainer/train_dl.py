@@ -189,6 +189,11 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
                     cut_torn_tail(rd.log)
                     writer = open_log(rd.log, run_id=point.run_id, seq=point.next_seq)
                 stack.callback(writer.close)
+                # The log deleted or rotated mid-run: the writer starts it again with a copy of the run's start
+                # record (a resumed run's is in its log) and the console says so, once each time.
+                writer.on_restart = lambda message: printer.line(f"{g.warn} {message}")
+                if point is not None:
+                    writer.start = next((r for r in point.records if r.get("type") == START), None)
         run_id = comm.broadcast(writer.run_id if writer is not None else None)
         history = History()
         if point is not None:

@@ -29,8 +29,10 @@ def register(app: typer.Typer) -> None:
         ),
         no_window: bool = typer.Option(
             False, "--no-window",
-            help="Follow in the terminal (for ssh): epoch lines, warnings, the final report; exits when the "
-                 "run ends. Used automatically when no window can be opened.",
+            help="Follow in the terminal (for ssh): epoch lines, warnings, the final report. Exits 0 when the "
+                 "run ends, and 3 when it crashed (no end record, its trainer's pid gone from this host and "
+                 "the log quiet for 90 s). A stalled run (quiet, its trainer alive or on another host) is "
+                 "waited for: it may resume. Used automatically when no window can be opened.",
         ),
         png: Optional[Path] = typer.Option(None, "--png", metavar="FILE",
                                            help="Rewrite the 2x2 figure to FILE after every epoch."),
