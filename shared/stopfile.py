@@ -2,6 +2,11 @@
 
 `STOP` holds a JSON object `{"requested_at", "by", "run_id"}`. It appears atomically with its content: a
 trainer that sees the name can read the whole request.
+
+Anything under the name is a stop request: its existence is the request, its content only the details.
+Content is read only from a regular file (a link to one is followed), at most MAX_STOP_BYTES, never
+blocking: a FIFO, a device, a folder, or a link to one of them (such as /dev/zero) is a stop without details,
+and `odd_stop` says what it is, so the trainer can say it once.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import getpass
 import json
 import os
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,6 +25,8 @@ from typing import Any
 
 from shared.atomic import current_umask
 from shared.errors import RunDirError
+
+MAX_STOP_BYTES = 64 * 1024  # a request is about 100 bytes; a bigger STOP is not ours: a stop without details
 
 
 def who(tool: str) -> str:
@@ -67,7 +75,8 @@ def request_stop(
         try:
             os.link(tmp, stop_path)
         except FileExistsError:
-            return False, read_stop(stop_path) or request
+            existing = read_stop(stop_path)  # {} for a stop without details: say no more than that
+            return False, existing if existing is not None else request
         except OSError:
             try:
                 os.replace(tmp, stop_path)
@@ -83,17 +92,50 @@ def request_stop(
 
 
 def stop_requested(stop_path: str | Path) -> bool:
-    """The trainer's poll between batches: one stat."""
-    return os.path.exists(stop_path)
+    """The trainer's poll between batches: one lstat (a dangling link named STOP is a stop request too)."""
+    return os.path.lexists(stop_path)
+
+
+def odd_stop(stop_path: str | Path) -> str | None:
+    """What the entry named STOP is when it is not a regular file ("a FIFO", "a folder", ...), else None."""
+    try:
+        mode = os.stat(stop_path).st_mode
+    except FileNotFoundError:
+        return "a link to nothing" if os.path.lexists(stop_path) else None
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else
+            "not a regular file")
+    return f"{kind} (through a link)" if os.path.islink(stop_path) else kind
 
 
 def read_stop(stop_path: str | Path) -> dict[str, Any] | None:
-    """The request in the stop file; None if there is none; `{}` if it is unreadable (still a stop)."""
+    """The request in the stop file; None if there is none; `{}` if it has no readable request (still a stop).
+
+    Never blocks and never reads more than MAX_STOP_BYTES: only a regular file is opened for reading
+    (non-blocking, so a FIFO swapped in after the check cannot hang us either).
+    """
     try:
-        raw = Path(stop_path).read_bytes()
+        if not stat.S_ISREG(os.stat(stop_path).st_mode):
+            return {}  # a FIFO, a device, a folder: not opened at all (opening a device can have effects)
+        fd = os.open(stop_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                     | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        return None
+        return {} if os.path.lexists(stop_path) else None  # a dangling link is a stop without details
     except OSError:
+        return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}  # swapped for something else between our stat and our open
+        raw = os.read(fd, MAX_STOP_BYTES + 1)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_STOP_BYTES:
         return {}
     try:
         obj = json.loads(raw)

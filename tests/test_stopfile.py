@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from shared.errors import RunDirError
-from shared.stopfile import clear_stop, read_stop, request_stop, stop_requested, who
+from shared.stopfile import clear_stop, odd_stop, read_stop, request_stop, stop_requested, who
 
 
 def test_request_writes_the_json_request(tmp_path):
@@ -71,3 +71,59 @@ def test_read_only_dir_is_a_typed_error(tmp_path):
 
 def test_who_names_tool_user_and_host():
     assert who("stlar-dl watch").startswith("stlar-dl watch (") and "@" in who("stlar-dl watch")
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _folder(path):
+    path.mkdir()
+
+
+def _zero_link(path):
+    os.symlink("/dev/zero", path)
+
+
+def _dangling(path):
+    os.symlink(path.with_name("nowhere"), path)
+
+
+def _huge(path):
+    path.write_bytes(b" " * (2 << 20) + b"{}")
+
+
+def _in_time(fn, *args, timeout=10.0):
+    """fn(*args) in a thread; fails (instead of hanging the suite) if it blocks."""
+    out = []
+    worker = threading.Thread(target=lambda: out.append(fn(*args)), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    assert not worker.is_alive(), f"{fn.__name__} blocked"
+    return out[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX file kinds")
+@pytest.mark.parametrize("make, kind", [
+    (_fifo, "a FIFO"), (_folder, "a folder"), (_zero_link, "a device (through a link)"),
+    (_dangling, "a link to nothing"), (_huge, None),
+])
+def test_a_hostile_stop_is_a_stop_without_details_never_a_hang(tmp_path, make, kind):
+    stop = tmp_path / "STOP"
+    make(stop)
+    assert stop_requested(stop)
+    assert _in_time(read_stop, stop) == {}
+    assert odd_stop(stop) == kind
+    assert _in_time(request_stop, stop, "me", "r") == (False, {}), "already a stop, without details"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX file kinds")
+def test_the_trainer_poll_takes_a_fifo_as_a_stop_and_says_so_once(tmp_path):
+    from trainer.stop_poll import StopPoll
+
+    said = []
+    poll = StopPoll(tmp_path / "STOP", "run1", on_foreign=said.append)
+    assert not poll.poll()
+    os.mkfifo(tmp_path / "STOP")
+    assert _in_time(poll.poll) and poll.poll() and poll.read() == {}
+    assert said == [f"{tmp_path / 'STOP'} is a FIFO, not a stop file: taken as a stop request without details"]

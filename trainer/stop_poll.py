@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared.stopfile import clear_stop, read_stop, stop_requested
+from shared.stopfile import clear_stop, odd_stop, read_stop, stop_requested
 
 
 class StopPoll:
@@ -40,6 +40,9 @@ class StopPoll:
             self.on_foreign(f"Ignored and removed a stop file meant for run {other} (by {by}); "
                             f"this run is {self.run_id}")
             return False
+        odd = odd_stop(self.stop_path)
+        if odd is not None:  # said once: the request is kept from here on
+            self.on_foreign(f"{self.stop_path} is {odd}, not a stop file: taken as a stop request without details")
         self.request = request
         return True
 
