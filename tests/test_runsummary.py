@@ -30,12 +30,13 @@ def records(n_epochs, end=None, *, host=HOST, pid=4242, planned=None, auroc=None
     return out
 
 
-def summary(recs, now=T0 + 100, archived=False, alive=lambda pid, t: False, path="models"):
+def summary(recs, quiet=5.0, archived=False, alive=lambda pid, t: False, path="models"):
+    """`quiet`: seconds since the log last grew (the verdict never reads the records' times)."""
     history = History()
     history.extend(recs)
     from pathlib import Path
 
-    return summarize(Path(path), history, now, archived=archived, hostname=HOST, alive=alive)
+    return summarize(Path(path), history, quiet, archived=archived, hostname=HOST, alive=alive)
 
 
 @pytest.mark.parametrize("end, word", [
@@ -53,13 +54,19 @@ def test_a_run_whose_trainer_runs_is_live():
 
 
 def test_a_run_whose_trainer_is_gone_without_an_end_record_is_crashed():
-    s = summary(records(3, planned=10), alive=lambda pid, t: False)
+    # Dead for sure: the pid gone on this host and the log quiet beyond the stall time.
+    s = summary(records(3, planned=10), alive=lambda pid, t: False, quiet=600)
     assert s.status == "crashed"
     assert "4242" in s.status_text
 
 
+def test_a_growing_log_is_live_whatever_the_pid_check_says():
+    s = summary(records(3, planned=10), alive=lambda pid, t: False, quiet=5)  # a container's pid
+    assert s.status == "live"
+
+
 def test_a_silent_run_on_another_host_is_stalled():
-    s = summary(records(3, planned=10, host="elsewhere"), now=T0 + 3600)
+    s = summary(records(3, planned=10, host="elsewhere"), quiet=3600)
     assert s.status == "stalled"
 
 

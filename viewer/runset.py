@@ -13,6 +13,7 @@ else runs on the consumer's thread. Not thread-safe otherwise.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import threading
@@ -28,6 +29,7 @@ from shared.logreader import NewRun, read_log
 from shared.records import Record
 from shared.rundir import LOG_NAME
 from viewer.discover import find_runs, is_archived
+from viewer.growth import file_quiet
 from viewer.runsummary import RunSummary, summarize
 
 if TYPE_CHECKING:
@@ -52,9 +54,14 @@ class Run:
         return f"run{self.index}"
 
     def summary(self, now: float) -> RunSummary:
-        """The run's row at Unix time `now` (its whole history is read: best values are exact)."""
+        """The run's row at Unix time `now` (its whole history is read: best values are exact). The log's quiet
+        time is the follower's (timed on this viewer's clock), or its modification time's age."""
         path = self.path if self.path is not None else Path("(archived: folder not found yet)")
-        return summarize(path, self.history, now, whole=True, archived=self.archived)
+        if self.follower is not None:
+            quiet = self.follower.quiet()
+        else:
+            quiet = file_quiet(path / LOG_NAME, lambda: now) if self.path is not None else math.inf
+        return summarize(path, self.history, quiet, whole=True, archived=self.archived)
 
 
 def _follower(path: Path, poll: bool) -> Follower:

@@ -1,6 +1,6 @@
 """One run in one row: where, id, start, verdict, epochs, best values, duration, options.
 
-`summarize` is pure (a History, the clock and the pid checker in, a RunSummary out); `summarize_dir` reads
+`summarize` is pure (a History, how long the log has been quiet and the pid checker in, a RunSummary out); `summarize_dir` reads
 the log through one swappable function (`read`, by default `shared.logends.read_ends`: the start record and
 the last SUMMARY_EPOCHS epochs), so listing hundreds of runs costs the same whether they ran 10 epochs or
 100,000.
@@ -25,7 +25,8 @@ from shared.history import History
 from shared.logends import read_ends
 from shared.rundir import LOG_NAME
 from viewer.discover import is_archived
-from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, pid_alive, status_of, trainer_gone
+from viewer.growth import file_quiet
+from viewer.status import CRASHED, FINISHED, LIVE, STALLED, STOPPING, WAITING, pid_alive, status_of, trainer_alive
 
 AUROC = "val_auroc"
 SUMMARY_EPOCHS = 50  # epochs read from a log's end: the best AUROC of a longer run is the best of these
@@ -59,23 +60,21 @@ class RunSummary:
     archived: bool = False
 
 
-def verdict(history: History, now: float, *, archived: bool = False, hostname: str | None = None,
+def verdict(history: History, quiet: float, *, archived: bool = False, hostname: str | None = None,
             alive: Callable[[int, float | None], bool] = pid_alive) -> tuple[str, str]:
-    """(one word, watch's status line) for `history` at Unix time `now`.
+    """(one word, watch's status line) for `history` whose log has been quiet for `quiet` seconds.
 
-    An archived run without an end record is crashed: the trainer archives a run only when a new one takes
-    its folder, and its lock guarantees the old trainer was gone by then. A live-looking run whose trainer is
-    gone on this host is crashed too (watch calls it stalled while it waits for more records; a listing
-    does not wait).
+    The verdict is `viewer.status.status_of`'s: a log that still grows is live whatever the pid check says;
+    crashed is a trainer gone from this host with the log quiet for the stall time. An archived run without
+    an end record is crashed: the trainer archives a run only when a new one takes its folder, and its lock
+    guarantees the old trainer was gone by then.
     """
-    status = status_of(history, now, live=True, hostname=hostname, alive=alive)
+    status = status_of(history, quiet=quiet, trainer=trainer_alive(history, hostname=hostname, alive=alive))
     if status.kind == FINISHED:
         reason = history.end["reason"] if history.end else ""
         return END_VERDICTS.get(reason, "finished"), status.text
     if archived and history.start is not None:
         return "crashed", "crashed: archived without an end record"
-    if status.kind == STALLED and trainer_gone(history, hostname=hostname, alive=alive):
-        return "crashed", status_of(history, now, live=False, hostname=hostname, alive=alive).text
     words = {WAITING: "waiting", LIVE: "live", STOPPING: "stopping", STALLED: "stalled", CRASHED: "crashed"}
     return words.get(status.kind, status.kind), status.text
 
@@ -117,11 +116,11 @@ def best_point(history: History, metric: str) -> tuple[int, float] | None:
     return None if i is None else (history.epochs[i], value)
 
 
-def summarize(path: Path, history: History, now: float, *, whole: bool = True, archived: bool = False,
+def summarize(path: Path, history: History, quiet: float, *, whole: bool = True, archived: bool = False,
               hostname: str | None = None, alive: Callable[[int, float | None], bool] = pid_alive) -> RunSummary:
     """The summary of the run at `path` whose records (all, or the head and tail: `whole` False) are in
-    `history`."""
-    word, text = verdict(history, now, archived=archived, hostname=hostname, alive=alive)
+    `history`; its log has been quiet for `quiet` seconds (`viewer.growth`)."""
+    word, text = verdict(history, quiet, archived=archived, hostname=hostname, alive=alive)
     start, end = history.start, history.end
     epochs_run = history.epochs[-1] if history.epochs else 0
     if end is not None:
@@ -161,5 +160,5 @@ def summarize_dir(path: Path, *, now: float | None = None,
         why = exc.strerror or str(exc)
         return RunSummary(path=path, status=UNREADABLE, status_text=f"{LOG_NAME}: cannot be read ({why})",
                           archived=archived)
-    return summarize(path, history, time.time() if now is None else now, whole=whole, archived=archived,
-                     hostname=hostname, alive=alive)
+    quiet = file_quiet(path / LOG_NAME, (lambda: now) if now is not None else time.time)
+    return summarize(path, history, quiet, whole=whole, archived=archived, hostname=hostname, alive=alive)
