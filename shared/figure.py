@@ -33,6 +33,7 @@ from shared.diagnostics import (
     rolling_spread,
 )
 from shared.history import History
+from shared.safetext import FIGURE_TEXT, printable
 
 MAX_POINTS = 2000  # points per line at most; more are drawn as a min/max band (`envelope`) ...
 POINTS_PER_PIXEL = 2  # ... as are more than this many per pixel of the panel's width (a band has a min and a
@@ -411,7 +412,8 @@ PNG_COMPRESS_LEVEL = 3  # zlib level, 0-9: see save_png
 
 def _fit_title(fig: Figure, title: str) -> None:
     """Set the suptitle so that it fits the figure's width: no layout engine would otherwise keep it in."""
-    text = fig.suptitle(title, fontsize=TITLE_SIZES[0])
+    title = printable(title)
+    text = fig.suptitle(title, fontsize=TITLE_SIZES[0], **FIGURE_TEXT)  # a run dir may be named `$EXP_$RUN`
     room = fig.bbox.width * 0.98
     for size in TITLE_SIZES:
         text.set_fontsize(size)

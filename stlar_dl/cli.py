@@ -20,6 +20,7 @@ _click = getattr(typer.core, "_click", None) or typer.core.click
 ClickException, UsageError = _click.exceptions.ClickException, _click.exceptions.UsageError
 
 from shared.errors import OutputClosed, StlarError
+from shared.safetext import printable
 from shared.version import __version__
 from trainer.cli import EXIT_HELP
 from trainer.cli import register as register_trainer
@@ -110,7 +111,7 @@ def command() -> _click.Command:
 
 def error_line(message: str) -> None:
     """Print a user-facing error as one line on stderr."""
-    text = " ".join(str(message).split())
+    text = " ".join(printable(str(message)).split())  # a path or run id may carry escape sequences
     print(f"Error: {text}", file=sys.stderr, flush=True)
 
 

@@ -37,8 +37,10 @@ def sweep(tmp_path):
     for i, (name, curve, kw) in enumerate([
         ("lr1e-3", 5, dict(lr=1e-3)),
         ("lr1e-4", 8, dict(lr=1e-4)),
-        ("crash", [(0.7, 0.72), (0.5, 0.55), (0.45, 0.6)], dict(lr=3e-4, end=None, planned=10, pid=gone)),
-        ("empty", [], dict(lr=5e-4, end=None, planned=10, pid=gone)),
+        # Crashed: their trainers gone and their logs quiet for an hour (dead for sure, see viewer.status).
+        ("crash", [(0.7, 0.72), (0.5, 0.55), (0.45, 0.6)],
+         dict(lr=3e-4, end=None, planned=10, pid=gone, quiet_for=3600)),
+        ("empty", [], dict(lr=5e-4, end=None, planned=10, pid=gone, quiet_for=3600)),
     ]):
         (tmp_path / name).mkdir()
         write_run(tmp_path / name / "training_log.jsonl", curve, clock=clock_from(T0 + 1000 * i), **kw)

@@ -67,6 +67,26 @@ def test_archive_without_a_start_record_uses_mtime_and_unknown(tmp_path):
     assert dest.name == time.strftime("%Y%m%d-%H%M%S", time.localtime(1_600_000_000)) + "_unknown"
 
 
+@pytest.mark.parametrize("t", [1e20, -1e20, 1e300])
+def test_a_start_time_no_calendar_holds_archives_under_the_files_time(tmp_path, t):
+    run = tmp_path / "models"
+    old_run(run, t=t)  # a corrupt or hostile log: no traceback, the files' own time instead
+    os.utime(run / "best.pt", (1_600_000_000, 1_600_000_000))
+    os.utime(run / "training_log.jsonl", (1_600_000_000, 1_600_000_000))
+    for name in ("training_metrics.json", "training_params.json", "training_curves.png"):
+        os.utime(run / name, (1_600_000_000, 1_600_000_000))
+    dest = archive_previous_run(RunDir(run))
+    assert dest.name == time.strftime("%Y%m%d-%H%M%S", time.localtime(1_600_000_000)) + "_abc123"
+
+
+def test_a_log_with_a_byte_order_mark_is_archived_under_its_start(tmp_path):
+    run = tmp_path / "models"
+    old_run(run)
+    log = run / "training_log.jsonl"
+    log.write_bytes(b"\xef\xbb\xbf" + log.read_bytes())
+    assert archive_previous_run(RunDir(run)).name.endswith("_abc123")
+
+
 def test_nothing_to_archive_in_a_folder_of_other_files(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     assert archive_previous_run(RunDir(tmp_path)) is None

@@ -446,7 +446,9 @@ def test_reopening_gives_the_same_view(tmp_path):
     for _ in range(2):
         fig = Figure(figsize=FIGSIZE)
         FigureCanvasAgg(fig)
-        with Follower(tmp_path) as follower:
+        # The same moment both times: the view depends on the log and on how long it has been quiet.
+        written = RunDir(tmp_path).log.stat().st_mtime
+        with Follower(tmp_path, clock=lambda: T0, wall=lambda: written + 2.0) as follower:
             window = RunWindow(fig, tmp_path, follower, out=None, clock=lambda: T0, alive=lambda pid, since: True)
             window.tick()
         frames.append((window.header.get_text(), list(window.log_lines), window.status.text,

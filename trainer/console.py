@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from shared.console import Glyphs, asciify, glyphs_for
+from shared.safetext import printable
 
 BAR_REFRESH_S = 0.1  # redraw the bar at most this often: a redraw per batch would cost more than small batches
 
@@ -48,7 +49,7 @@ class Printer:
         """Print one line (ASCII stand-ins where the stream needs them). Never raises: see `_lose`."""
         if self.lost:
             return
-        text = asciify(text, self.glyphs)
+        text = asciify(printable(text), self.glyphs)  # a data file's name may carry escape sequences
         try:
             if self._console is not None:
                 self._console.print(text)

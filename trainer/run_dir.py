@@ -19,6 +19,7 @@ from pathlib import Path
 import filelock
 
 from shared.errors import RunDirError
+from shared.logreader import BOM
 from shared.records import START, RecordError, decode
 from shared.rundir import LOG_NAME, RUN_OUTPUTS, RunDir
 from shared.stopfile import clear_stop, read_stop
@@ -147,9 +148,9 @@ def archive_previous_run(run_dir: RunDir) -> Path | None:
     if not any(p.name in RUN_OUTPUTS for p in present):
         return None
     started, run_id = _start_of(run_dir.log)
-    if started is None:
-        started = max(p.stat().st_mtime for p in present)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
+    stamp = _stamp(started) if started is not None else None
+    if stamp is None:  # no start record, or a time no calendar holds (1e20 in a corrupt log)
+        stamp = _stamp(max(p.stat().st_mtime for p in present)) or "unknown-time"
     base = f"{stamp}_{run_id or 'unknown'}"
     dest = run_dir.archive / base
     n = 1
@@ -168,6 +169,14 @@ def archive_previous_run(run_dir: RunDir) -> Path | None:
     return dest
 
 
+def _stamp(seconds: float) -> str | None:
+    """`20261203-194500` for Unix time `seconds` in local time; None where the calendar ends (or NaN)."""
+    try:
+        return time.strftime("%Y%m%d-%H%M%S", time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _start_of(log: Path) -> tuple[float | None, str | None]:
     """(time, run_id) of the start record on a log's first line, or (None, None)."""
     if not log.is_file():  # opening a FIFO under the log's name would block until a writer came
@@ -178,7 +187,7 @@ def _start_of(log: Path) -> tuple[float | None, str | None]:
     except OSError:
         return None, None
     try:
-        record = decode(line)
+        record = decode(line.removeprefix(BOM))
     except RecordError:
         return None, None
     if record["type"] != START:

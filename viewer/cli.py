@@ -67,4 +67,6 @@ def register(app: typer.Typer) -> None:
         """Ask the run in RUN_DIR to stop after its current epoch (writes RUN_DIR/STOP)."""
         from viewer.stop import stop_run
 
-        typer.echo(stop_run(run_dir))
+        from shared.safetext import printable
+
+        typer.echo(printable(stop_run(run_dir)))

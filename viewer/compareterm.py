@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from shared.safetext import printable
 from viewer.optdiff import differing, label
 from viewer.runset import RunSet
 from viewer.runsummary import UNSETTLED, VAL_LOSS
@@ -59,7 +60,7 @@ def compare_terminal(runset: RunSet, out: TextIO = sys.stdout, *, metric: str = 
                         out.write(f"\x1b[{len(shown)}F\x1b[J")  # back to the old table's first line, clear below
                     elif shown:
                         out.write("\n")
-                    out.write("\n".join(lines) + "\n")
+                    out.write(printable("\n".join(lines)) + "\n")  # run ids and paths come from outside
                     out.flush()
                     shown, last_print = lines, clock()
                 if not unsettled:

@@ -88,6 +88,7 @@ class Follower:
         fallback: float = FALLBACK_SECONDS,
         on_warning: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         observer_factory: Callable[[], BaseObserver] | None = None,
     ) -> None:
         self.run_dir = RunDir(run_dir)  # as given, for messages
@@ -100,7 +101,7 @@ class Follower:
         # its next timer tick. Must be thread-safe and quick (the window writes one byte to a pipe).
         self.on_change: Callable[[], None] | None = None
         self.reader = LogReader(self.run_dir.log, on_warning=self._warn, latest_progress=True)
-        self.growth = LogGrowth(clock=clock)  # when the log last grew: the run's heartbeat (viewer.status)
+        self.growth = LogGrowth(clock=clock, wall=wall)  # when the log last grew: the run's heartbeat (viewer.status)
         self._clock = clock
         self._observer_factory = observer_factory or (
             (lambda: PollingObserver(timeout=POLL_OBSERVER_SECONDS)) if poll else Observer

@@ -8,6 +8,7 @@ from matplotlib.text import Text
 
 from shared.console import UNICODE, epoch_line, fmt_loss
 from shared.history import History
+from shared.safetext import printable
 
 BEST_COLOR, BEST_FACE = "#1b5e20", "#dcedc8"
 
@@ -35,7 +36,7 @@ def header_line(history: History) -> tuple[str, bool]:
 def on_screen(text: str) -> str:
     """Text as the window's font can draw it: DejaVu Sans has ✓ and ⚠ but no emoji (📊, the presentation
     selector)."""
-    return text.replace("\ufe0f", "").replace("📊 ", "")
+    return printable(text).replace("\ufe0f", "").replace("📊 ", "")
 
 
 MIN_SIZE = 7.0  # pt: the header shrinks to fit the window's width, down to this

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from shared.figure import DiagnosticFigure
+from shared.safetext import FIGURE_TEXT, printable
 
 FIGSIZE = (13.0, 9.4)  # inches at 100 dpi; shrunk to fit smaller screens (viewer.gui.SCREEN_FILL)
 DESIGN = (1300, 940)  # pixels: the size the text sizes are chosen for
@@ -36,15 +37,16 @@ class Layout:
 def lay_out(fig: Figure, caption: str) -> Layout:
     """Create the window's artists on `fig`, empty."""
     fig.set_facecolor("white")
-    caption_text = fig.text(0.01, 0.992, caption, ha="left", va="top", fontsize=9, color="dimgray")
-    header = fig.text(0.5, 0.962, "", ha="center", va="top", fontsize=12, fontweight="bold",
+    caption_text = fig.text(0.01, 0.992, printable(caption), ha="left", va="top", fontsize=9, color="dimgray",
+                            **FIGURE_TEXT)
+    header = fig.text(0.5, 0.962, "", ha="center", va="top", fontsize=12, fontweight="bold", **FIGURE_TEXT,
                       bbox=dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="lightgray"))
     grid = fig.add_gridspec(2, 2, left=0.07, right=0.985, top=0.895, bottom=0.34, hspace=0.42, wspace=0.22)
     axes = [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
     panels = DiagnosticFigure(axes)  # titles left and legends right, above each plot (never over the data)
     outside: list[Artist] = list(panels.legends)
     ax_log = fig.add_axes((0.07, 0.075, 0.69, 0.195))
-    status = fig.text(0.07, 0.028, "", ha="left", va="center", fontsize=11, fontweight="bold")
+    status = fig.text(0.07, 0.028, "", ha="left", va="center", fontsize=11, fontweight="bold", **FIGURE_TEXT)
     ax_button = fig.add_axes((0.795, 0.105, 0.19, 0.13))
     layout = Layout(caption_text, header, panels, outside, ax_log, status, ax_button)
     layout.grid = grid

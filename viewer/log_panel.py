@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.font_manager import FontProperties
 from matplotlib.transforms import Bbox, IdentityTransform, blended_transform_factory
 
+from shared.safetext import FIGURE_TEXT
 from viewer.header import BEST_COLOR, on_screen
 
 LOG_LINES = 8  # rows shown in the log panel
@@ -50,7 +51,7 @@ class LogPanel:
         # scrolling the panel by pixels shows exactly what drawing the rows anew would.
         at = blended_transform_factory(ax.transAxes, IdentityTransform())
         self.texts = [ax.text(0.008, 0, "", ha="left", va="center", fontsize=FONT_SIZE, family="DejaVu Sans",
-                              clip_on=True, transform=at)
+                              clip_on=True, transform=at, **FIGURE_TEXT)
                       for _ in range(LOG_LINES)]
         self.note = ax.text(0.995, 0.97, "", transform=ax.transAxes, ha="right", va="top", fontsize=FONT_SIZE - 1,
                             color="white", clip_on=True,

@@ -22,6 +22,7 @@ from shared.history import History, history_of
 from shared.logreader import NewRun, read_log
 from shared.records import EPOCH, Record
 from shared.rundir import ARCHIVE_NAME, LOG_NAME, RunDir
+from shared.safetext import printable
 from viewer.growth import file_quiet
 from viewer.paths import png_arg, run_dir_arg
 from viewer.status import LIVE, Status, status_of, trainer_alive
@@ -153,7 +154,7 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
         except OSError as exc:
             raise InputError(f"--png {png}: cannot write it ({exc.strerror or exc}); free disk space or pick "
                              "another file") from None
-        print(f"Wrote {png} ({history.n_epochs} epochs; {replay_status(history, quiet).text})",
+        print(printable(f"Wrote {png} ({history.n_epochs} epochs; {replay_status(history, quiet).text})"),
               file=out, flush=True)
         if not no_window:
             return 0

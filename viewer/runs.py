@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from shared.safetext import printable
 from viewer.discover import find_runs, root_arg
 from viewer.optdiff import differing
 from viewer.runsummary import RunSummary, summarize_dir
@@ -39,7 +40,7 @@ def runs(dirs: Sequence[Path], *, as_json_lines: bool = False, out: TextIO = sys
         print(f"No runs under {where} (a run is a folder with a training_log.jsonl)", file=out, flush=True)
         return 0
     for line in table(summaries, options):
-        print(line, file=out)
+        print(printable(line), file=out)  # run ids and paths come from outside
     n = len(summaries)
     same = "" if options or n < 2 else "; every run has the same options"
     print(f"{n} run{'s' if n != 1 else ''}{same}", file=out, flush=True)

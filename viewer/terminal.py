@@ -20,6 +20,7 @@ from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, Record
 from shared.rundir import RunDir
+from shared.safetext import printable
 from viewer.events import Events, end_line
 from viewer.follow import Follower
 from viewer.status import CRASHED, STALLED, WAITING, PidAlive, pid_alive, status_of, trainer_alive
@@ -43,6 +44,7 @@ class ConsolePrinter:
         self.events.final_best = final_best
 
     def line(self, text: str = "") -> None:
+        text = printable(text)  # log text may carry escape sequences: never pass them to the terminal
         try:
             try:
                 print(asciify(text, self.g), file=self.out, flush=True)

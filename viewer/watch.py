@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from shared.safetext import printable
 from viewer.follow import Follower
 from viewer.paths import png_arg, run_dir_arg
 
@@ -32,8 +33,8 @@ def watch(run_dir: Path, *, poll: bool = False, no_window: bool = False, png: Pa
             else:
                 window = RunWindow(fig, run_dir, follower, png=png, out=out)
                 if show(window):
-                    print(f"Detached; training continues (stlar-dl watch {run_dir} to attach again)", file=out,
-                          flush=True)
+                    print(printable(f"Detached; training continues (stlar-dl watch {run_dir} to attach again)"),
+                          file=out, flush=True)
                 return 0
         from viewer.terminal import watch_terminal
 

@@ -29,6 +29,7 @@ from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, Record
 from shared.rundir import RunDir
+from shared.safetext import printable
 from shared.stopfile import who
 from viewer.events import CATCH_UP_EPOCHS, Events
 from viewer.frames import Frames
@@ -268,6 +269,7 @@ class RunWindow:
             self._frames.dirty.add("header")
 
     def _log(self, text: str) -> None:
+        text = printable(text)  # log text may carry escape sequences: not for the terminal, nor the panel
         self.log.add(text)
         if self.out is not None:
             try:
