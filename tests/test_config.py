@@ -25,7 +25,7 @@ def test_record_holds_every_option_in_order():
     assert list(cfg().as_record()) == list(OPTION_NAMES) == [
         "train", "val", "epochs", "batch_size", "lr", "weight_decay", "out_dir", "num_workers", "model_type",
         "fs", "patience", "min_delta", "no_plot", "gui", "device", "seed", "threads", "lr_schedule", "lr_factor",
-        "min_lr"]
+        "min_lr", "max_samples"]
 
 
 @pytest.mark.parametrize("kw", [dict(lr=0.0), dict(patience=0), dict(weight_decay=0.0), dict(num_workers=0),
@@ -39,6 +39,7 @@ def test_accepted(kw):
     (dict(epochs=0), "--epochs 0: must be an integer >= 1"),
     (dict(epochs=-3), "--epochs -3"),
     (dict(threads=-1), "--threads -1: must be an integer >= 0"),
+    (dict(max_samples=0), "--max-samples 0: must be an integer >= 1"),
     (dict(batch_size=0), "--batch-size 0: must be an integer >= 1"),
     (dict(lr=-1.0), "--lr -1.0: the learning rate must be >= 0"),
     (dict(lr=math.nan), "--lr nan"),

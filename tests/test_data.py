@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -361,6 +362,35 @@ def test_non_finite_samples_are_counted_and_located(tmp_path: Path) -> None:
     arr[17] = np.inf
     message = segment_error(tmp_path, arr)
     assert "3 non-finite sample(s) (NaN/inf), first at index 12" in message
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="longdouble is float64 here")
+def test_a_value_finite_only_in_its_own_dtype_is_refused_as_non_finite(tmp_path: Path) -> None:
+    arr = np.ones(50, dtype=np.longdouble)
+    arr[7] = np.longdouble("1e400")  # finite as a longdouble; inf in the float64 the segment is scaled in
+    message = segment_error(tmp_path, arr)
+    assert "1 non-finite sample(s) (NaN/inf, or beyond the float64 range), first at index 7" in message
+
+
+def test_a_segment_far_longer_than_the_limit_is_refused_naming_it(tmp_path: Path) -> None:
+    save(tmp_path / "short.npy", np.random.default_rng(0).normal(size=300))
+    save(tmp_path / "huge.npy", np.zeros(2_000_001, dtype=np.float32))
+    manifest = write_csv(tmp_path / "m.csv", "segment_path,label\nshort.npy,1\nhuge.npy,0\n")
+    with pytest.raises(InputError) as info:
+        load_manifest(manifest, max_samples=100_000)
+    assert str(info.value) == (f"m.csv line 3: segment {tmp_path / 'huge.npy'} has 2,000,001 samples, more than "
+                               "--max-samples 100,000 (every batch is padded to its longest segment); drop the "
+                               "row, cut the segment, or raise --max-samples")
+    assert len(load_manifest(manifest, max_samples=3_000_000)) == 2
+
+
+def test_a_backslash_path_not_found_says_to_use_slashes(tmp_path: Path) -> None:
+    if os.sep != "/":
+        pytest.skip("backslashes are separators here")
+    manifest = write_csv(tmp_path / "m.csv", "segment_path,label\nsegments\\seg_001.npy,1\n")
+    assert load_error(manifest) == ("m.csv line 2: segment file segments\\seg_001.npy not found; the path has "
+                                    "backslashes, which are no folder separators on this system: write it with "
+                                    "/ (e.g. segments/seg_001.npy)")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -70,6 +70,12 @@ CASES = {
     "non-finite samples": (bad_manifest("nf.csv", text="segment_path,label\nbad.npy,1\n",
                                         segment=(np.array([0.0, np.nan, 1.0], np.float32), False)),
                            "1 non-finite sample(s) (NaN/inf), first at index 1"),
+    "segment over --max-samples": (
+        lambda d: bad_manifest("long.csv", text="segment_path,label\nbad.npy,1\n",
+                               segment=(np.zeros(1000, np.float32), False))(d) + ["--max-samples", "500"],
+        "long.csv line 2: segment "),  # ... "has 1,000 samples, more than --max-samples 500"
+    "backslash path": (bad_manifest("bs.csv", text="segment_path,label\nsegments\\x.npy,1\n"),
+                       "the path has backslashes, which are no folder separators on this system: write it with /"),
     "--epochs 0": (lambda d: ["--epochs", "0"], "--epochs 0: must be an integer >= 1"),
     "--lr -1": (lambda d: ["--lr", "-1"], "--lr -1.0: the learning rate must be >= 0"),
     "--batch-size 0": (lambda d: ["--batch-size", "0"], "--batch-size 0: must be an integer >= 1"),

@@ -62,6 +62,10 @@ def train_dl_command(
                                 help="torch CPU threads, >= 0; 0 = torch's default, one per core (or OMP_NUM_THREADS). "
                                      "Fewer can be faster when other busy processes (a live viewer, data-loader "
                                      "workers) share a few cores."),
+    max_samples: int = typer.Option(
+        c.MAX_SAMPLES, "--max-samples",
+        help="The longest segment accepted, in samples, >= 1; a longer one is refused while validating (every "
+             "batch is padded to its longest segment: one huge file would exhaust memory)."),
     use_cwt: bool = typer.Option(False, "--use-cwt", help="STLAR's CWT input (type 6): not supported, refused."),
     debug_cwt: bool = typer.Option(False, "--debug-cwt", help="STLAR's CWT debugging: not supported, refused."),
     resume: str = typer.Option(None, "--resume", metavar="RUN_DIR|auto",
@@ -97,7 +101,7 @@ def train_dl_command(
                         weight_decay=weight_decay, out_dir=out_dir, num_workers=num_workers,
                         model_type=model_type, fs=fs, patience=patience, min_delta=min_delta, no_plot=no_plot,
                         gui=gui, device=device, seed=seed, threads=threads, lr_schedule=lr_schedule,
-                        lr_factor=lr_factor, min_lr=min_lr)
+                        lr_factor=lr_factor, min_lr=min_lr, max_samples=max_samples)
     outcome = train_dl(cfg, resume=resume, given=given)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

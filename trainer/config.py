@@ -34,6 +34,10 @@ THREADS = 0  # torch's CPU threads, >= 0; 0 = torch's default (one per core, or 
 LR_SCHEDULE = DEFAULT_SCHEDULE  # none or plateau (see shared/lr_schedule.py)
 LR_FACTOR = SCHEDULE_FACTOR  # plateau schedule: multiply the lr by this, 0 < factor < 1
 MIN_LR = SCHEDULE_MIN_LR  # plateau schedule: never below this, >= 0
+# The longest segment accepted, in samples (>= 1): every batch is padded to its longest segment, so one
+# 10-million-sample file among 300-sample ones would make every batch it is in 30,000x bigger (out of memory).
+# 100,000 samples are 21 s at 4800 Hz; HFO segments are 15-200 ms.
+MAX_SAMPLES = 100_000
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 _CUDA_INDEX = re.compile(r"cuda:\d+")
@@ -63,6 +67,7 @@ class TrainConfig:
     lr_schedule: str = LR_SCHEDULE
     lr_factor: float = LR_FACTOR
     min_lr: float = MIN_LR
+    max_samples: int = MAX_SAMPLES
 
     def __post_init__(self) -> None:
         # Paths are kept as strings exactly as typed: they are printed back and logged as given.
@@ -86,6 +91,7 @@ class TrainConfig:
         _int_at_least("--patience", self.patience, 0, "use 0 to turn early stopping off")
         _int_at_least("--seed", self.seed, 0, "use a non-negative integer such as 42")
         _int_at_least("--threads", self.threads, 0, "use 0 for torch's default (one thread per core)")
+        _int_at_least("--max-samples", self.max_samples, 1, f"the longest segment to accept, e.g. {MAX_SAMPLES}")
         _finite_at_least("--lr", self.lr, "the learning rate must be >= 0 (e.g. 1e-3)")
         _finite_at_least("--weight-decay", self.weight_decay, "weight decay must be >= 0 (e.g. 1e-4; 0 = none)")
         _finite_at_least("--min-delta", self.min_delta, "the minimum improvement must be >= 0 (loss units)")

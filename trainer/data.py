@@ -64,7 +64,7 @@ class SegmentSet:
 # Manifest
 
 
-def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
+def load_manifest(path: str | Path, cwd: Path | None = None, max_samples: int | None = None) -> SegmentSet:
     """Load and validate a manifest and all its segments; raise `InputError` if anything is wrong.
 
     Contract:
@@ -77,6 +77,8 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
     - Row problems are collected over the whole manifest; the error describes the first and lists the
       line numbers of the others, so one run of the validator shows the extent of the damage.
     - A set with one class only is valid (a validation set may be) but gets a warning.
+    - A segment longer than `max_samples` (train-dl --max-samples) is a bad row: batches are padded to
+      their longest segment, so one huge file would exhaust memory at the first batch.
     """
     manifest = Path(path).expanduser()
     cwd = Path.cwd() if cwd is None else Path(cwd)
@@ -133,6 +135,11 @@ def load_manifest(path: str | Path, cwd: Path | None = None) -> SegmentSet:
             segment = load_segment(seg_path)
         except InputError as exc:
             problems.append((line, str(exc)))
+            continue
+        if max_samples is not None and segment.size > max_samples:
+            problems.append((line, f"segment {seg_path} has {segment.size:,} samples, more than --max-samples "
+                                   f"{max_samples:,} (every batch is padded to its longest segment); drop the row, "
+                                   "cut the segment, or raise --max-samples"))
             continue
         segments.append(zscore(segment))
         labels.append(label)
@@ -289,6 +296,10 @@ def _resolve_segment(written: str, manifest_dir: Path, cwd: Path) -> Path:
                              "permissions of its folders") from None
         if is_dir:
             raise InputError(f"segment_path {written} is a folder ({candidate}); it must name a .npy file")
+    if "\\" in written and os.sep == "/":
+        # A manifest written on Windows: here a backslash is part of the file name, not a separator.
+        raise InputError(f"segment file {written} not found; the path has backslashes, which are no folder "
+                         f"separators on this system: write it with / (e.g. {written.replace(chr(92), '/')})")
     if raw.is_absolute():
         raise InputError(f"segment file {written} not found")
     if manifest_dir == cwd:
@@ -348,12 +359,16 @@ def load_segment(path: Path) -> np.ndarray:
     if arr.size == 0:
         raise InputError(f"segment {path}: is empty (0 samples); drop its row from the manifest")
     if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr)
+        # Finite in its own dtype is not enough: a longdouble 1e400 becomes inf in the float64 the segment is
+        # scaled in (and NaN after scaling), which would read as "diverged" at epoch 1.
+        with np.errstate(over="ignore"):
+            bad = ~np.isfinite(arr) if arr.dtype.itemsize <= 8 else ~np.isfinite(arr.astype(np.float64))
         n_bad = int(bad.sum())
         if n_bad:
             first = int(np.argmax(bad))
+            kinds = "NaN/inf" if arr.dtype.itemsize <= 8 else "NaN/inf, or beyond the float64 range"
             raise InputError(
-                f"segment {path}: {n_bad} non-finite sample(s) (NaN/inf), first at index {first} "
+                f"segment {path}: {n_bad} non-finite sample(s) ({kinds}), first at index {first} "
                 f"(value {arr[first]}); clean the segment or drop its row"
             )
     return arr

@@ -135,8 +135,8 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
     with agreed(comm):
         cfg.validate()
         check_model_type(cfg.model_type)
-        train_set = load_manifest(cfg.train, cwd=cwd)
-        val_set = load_manifest(cfg.val, cwd=cwd)
+        train_set = load_manifest(cfg.train, cwd=cwd, max_samples=cfg.max_samples)
+        val_set = load_manifest(cfg.val, cwd=cwd, max_samples=cfg.max_samples)
         if len(train_set) < 2:
             raise InputError(f"--train {cfg.train}: only {len(train_set)} labelled segment; training needs at "
                              "least 2")
