@@ -164,3 +164,14 @@ def test_with_the_plateau_schedule_the_warning_says_it_already_lowered_the_lr():
     assert "⚠️ PLATEAU detected - No new best for 5 epochs" in out
     assert "   → Try: --lr-schedule plateau already lowered the lr 1e-3 → 5e-4 after epoch 6; if it stays flat, " \
            "stop here (the best checkpoint is kept) or retrain with a lower --lr (1e-3 → 2e-4)" in out
+
+
+def test_a_restarted_log_says_its_earlier_records_are_not_in_it():
+    from shared.history import History
+    from viewer.events import Events
+
+    start = {"type": "start", "restarted": {"reason": "the log was deleted", "seq": 57, "time": 5.0},
+             "run_id": "r", "seq": 0, "time": 1.0, "schema": 1, "config": {}, "epochs": 9}
+    lines = Events().lines(start, History())
+    assert lines[-1] == ("⚠️ The trainer started this log again (the log was deleted): its earlier records are "
+                         "not in this file")

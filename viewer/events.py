@@ -109,6 +109,11 @@ class Events:
                 out.append(self._text(
                     f"{self.g.warn.strip()} Log schema {record['schema']} is newer than this viewer's "
                     f"({SCHEMA_VERSION}): showing what it understands; upgrade stlar-dl to see everything"))
+            restarted = record.get("restarted")
+            if isinstance(restarted, dict):  # a copy that begins a log the trainer started again (see README)
+                out.append(self._text(f"{self.g.warn.strip()} The trainer started this log again "
+                                      f"({restarted.get('reason', 'the log was taken away')}): its earlier records "
+                                      "are not in this file"))
             return out
         if rtype == RESUME:
             where = ", ".join(f"{k} {record[k]}" for k in ("host", "pid", "device") if record.get(k) is not None)
