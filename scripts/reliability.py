@@ -52,7 +52,8 @@ def main() -> int:
     if fuzz_cases:
         passed = all(outcomes[name] == "passed" for name in fuzz_cases)
         rows.append({"fault": "Reader fuzz", "how": "hypothesis: valid records in random byte chunks with garbage "
-                     "lines, torn writes, truncations and replacements mixed in (tests/test_logreader_fuzz.py)",
+                     "lines, torn writes, records with any seq (duplicates, jumps, steps back), truncations, "
+                     "replacements and copies of the same run mixed in (tests/test_logreader_fuzz.py)",
                      "times": fuzz, "result": f"{fuzz} streams: the reader yielded exactly the valid complete "
                      "records of the current run, in order, once, and never raised" if passed else
                      "FAILED: see the pytest output", "command": f"STLAR_FUZZ_EXAMPLES={fuzz} pytest {FUZZ_TEST}"})
