@@ -66,7 +66,8 @@ EXIT_CODES = {
     "demo-data": f"Exit status: 0 written; {_COMMON}.",
     "export": f"Exit status: 0 exported and checked against the checkpoint; {_COMMON}.",
     "watch": "Exit status: 0 the window was closed, the run ended (--no-window) or Ctrl-C detached (training goes "
-             f"on); {_COMMON.replace('; 130 Ctrl-C', '')}.",
+             "on); 3 (--no-window) the run crashed: no end record, its trainer gone from this host and the log "
+             f"quiet for 90 s (a stalled run is waited for); {_COMMON.replace('; 130 Ctrl-C', '')}.",
     "replay": f"Exit status: 0 shown (also when a pipe's reader such as head stops early); {_COMMON}.",
     "stop": f"Exit status: 0 the stop was requested (or already had been); {_COMMON}.",
     "runs": f"Exit status: 0 listed (also when no run is found); {_COMMON}.",
