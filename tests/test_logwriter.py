@@ -155,3 +155,18 @@ def test_a_log_deleted_during_a_write_gets_that_record_again(tmp_path, monkeypat
     monkeypatch.setattr(os, "write", real_write)
     assert [decode(line)["seq"] for line in path.read_bytes().splitlines()] == [0, 2] and len(said) == 1
     writer.close()
+
+
+def test_a_resumed_writer_restarts_its_log_with_the_runs_start_record(tmp_path):
+    path = tmp_path / "log.jsonl"
+    with LogWriter(path, run_id="r", fsync=False) as first:
+        start = first.write(START, schema=1, config={}, epochs=3)
+        progress(first, 1)
+    resumed = LogWriter(path, run_id="r", fsync=False, seq=2)  # what --resume opens
+    resumed.start = start
+    path.unlink()
+    progress(resumed, 2)
+    records = [decode(line) for line in path.read_bytes().splitlines()]
+    assert [(r["type"], r["seq"]) for r in records] == [(START, 0), (PROGRESS, 2)]
+    assert records[0]["restarted"]["seq"] == 2 and records[0]["run_id"] == "r"
+    resumed.close()
