@@ -6,8 +6,8 @@ thing. A key missing from a table is shown as it is (a newer trainer's model or 
 
 from __future__ import annotations
 
-# train-dl --model-type N -> its name. trainer.models builds them; the viewer only names them.
-MODEL_NAMES: dict[int, str] = {1: "simple 1-D CNN", 2: "ResNet-1D"}
+# train-dl --model-type N -> its name: the one table is shared/model_types.py's (STLAR's types 1-5).
+from shared.model_types import MODEL_NAMES
 
 END_WORDS = {  # an end record's reason, as a sentence says it
     "completed": "completed",

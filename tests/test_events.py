@@ -114,7 +114,7 @@ def test_run_events():
     events, history = Events(), History()
     start = rec("start", **start_fields(30, pid=77, host="lab-3"))
     assert feed(events, history, start) == [
-        "Run r1 started (host lab-3, pid 77, device cpu): 30 epochs, simple 1-D CNN, lr 0.001, batch 64, wd 0.0001, "
+        "Run r1 started (host lab-3, pid 77, device cpu): 30 epochs, Simple 1-D CNN, lr 0.001, batch 64, wd 0.0001, "
         "patience 5, 48 train / 12 val"]
     stop = rec("stop_requested", 1, epoch=4, stop={"by": "stlar-dl watch (ana@lab-3)", "requested_at": 1.0})
     assert feed(events, history, stop) == [

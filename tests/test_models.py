@@ -119,3 +119,11 @@ def test_unknown_model_type(model_type: int) -> None:
         f"--model-type {model_type}: unknown model type; choose one of 1 (Simple 1-D CNN), 2 (ResNet-1D), "
         "3 (InceptionTime), 4 (HFO Transformer), 5 (Spectrogram 2-D CNN)"
     )
+
+
+def test_every_surface_names_models_from_one_table() -> None:
+    # The viewer's words (shared.names) and the trainer's (shared.model_types) are the same table.
+    from shared import model_types, names
+
+    assert names.MODEL_NAMES is model_types.MODEL_NAMES
+    assert [names.model_name(t) for t in (1, 3, 5)] == ["Simple 1-D CNN", "InceptionTime", "Spectrogram 2-D CNN"]
