@@ -70,6 +70,8 @@ EXIT_CODES = {
              f"quiet for 90 s (a stalled run is waited for); {_COMMON.replace('; 130 Ctrl-C', '')}.",
     "replay": f"Exit status: 0 shown (also when a pipe's reader such as head stops early); {_COMMON}.",
     "stop": f"Exit status: 0 the stop was requested (or already had been); {_COMMON}.",
+    "tensorboard": "Exit status: 0 written (with --follow: every run ended, or Ctrl-C); 2 also when TensorBoard "
+                   f"is not installed (the line says how to install it); {_COMMON}.",
     "runs": f"Exit status: 0 listed (also when no run is found); {_COMMON}.",
     "compare": "Exit status: 0 the window was closed, the PNG written, or (--no-window) no run is live any more or "
                f"Ctrl-C detached (training goes on); {_COMMON.replace('; 130 Ctrl-C', '')}.",

@@ -61,6 +61,23 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(run_replay(run_dir, png=png, no_window=no_window, speed=speed))
 
     @app.command()
+    def tensorboard(
+        run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR...", help="One or more run directories."),
+        logdir: Path = typer.Option(..., "--logdir", metavar="DIR",
+                                    help="Where the event files go: one subfolder per run, <start time>_<run id>."),
+        follow: bool = typer.Option(False, "--follow",
+                                    help="Keep tailing the runs (as watch does) until each has ended."),
+        poll: bool = typer.Option(False, "--poll", help="With --follow: poll instead of file events (NFS, SMB)."),
+    ) -> None:
+        """Write TensorBoard event files from run logs: train/val loss, every metric and the lr, per epoch.
+
+        Needs the optional extra: pip install 'stlar-dl[tensorboard]'. Then: tensorboard --logdir DIR.
+        """
+        from viewer.tensorboard import tensorboard as run_tensorboard
+
+        raise typer.Exit(run_tensorboard(list(run_dirs), logdir, follow=follow, poll=poll))
+
+    @app.command()
     def stop(
         run_dir: Path = typer.Argument(Path(DEFAULT_RUN_DIR), metavar="RUN_DIR", help=RUN_DIR_HELP, show_default=True),
     ) -> None:
