@@ -113,7 +113,7 @@ def test_two_processes_write_one_gapless_log_and_a_best_pt_that_evaluates_to_the
     assert (acc, area) == (best["metrics"]["val_accuracy"], best["metrics"]["val_auroc"])
 
 
-def test_stlar_stop_ends_both_processes_after_the_same_epoch(tiny_data, tmp_path):
+def test_stlar_stop_ends_both_processes_after_the_same_epoch_and_resume_continues_the_job(tiny_data, tmp_path):
     out = tmp_path / "run"
     proc = start_torchrun(tmp_path, *train_args(tiny_data, out, "--epochs", "200", "--patience", "1000",
                                                  "--batch-size", "4", "--no-plot", "--device", "cpu"))
@@ -129,6 +129,21 @@ def test_stlar_stop_ends_both_processes_after_the_same_epoch(tiny_data, tmp_path
     end = log[-1]
     assert end["type"] == "end" and end["reason"] == "stopped"
     assert end["epochs_run"] == asked["epoch"] == max(r["epoch"] for r in log if r["type"] == "epoch")
+
+    # The stopped job goes on under torchrun: rank 0 finds last.pt, every process restores it.
+    more = str(end["epochs_run"] + 1)
+    proc = start_torchrun(tmp_path, "train-dl", "--resume", out, "--epochs", more)
+    try:
+        code, stdout, stderr = finish(proc)
+    finally:
+        stop_process(proc)
+    assert code == 0, stdout + stderr
+    log = records(out / "training_log.jsonl")
+    assert [r["seq"] for r in log] == list(range(len(log))) and len({r["run_id"] for r in log}) == 1
+    resume = next(r for r in log if r["type"] == "resume")
+    assert (resume["epoch"], resume["world_size"], resume["previous"]) == (end["epochs_run"], 2, "stopped")
+    assert [r["epoch"] for r in log if r["type"] == "epoch"] == list(range(1, int(more) + 1))
+    assert log[-1]["reason"] == "completed"
 
 
 def test_a_killed_process_ends_the_job_failed_within_bounded_time(tiny_data, tmp_path):

@@ -15,6 +15,7 @@ torch is imported inside `train_dl`, so importing this module (for `stlar-dl --h
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import platform
 import random
@@ -131,7 +132,10 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
     with agreed(comm):
         if resume and place.main:  # rank 0 reads the run dir; the others learn what it found
             point, cfg = find_resume(resume, cfg, given)
-    point, cfg = comm.broadcast((point, cfg))
+    # The other processes need last.pt and the start record, not the whole log (50 MB after a week).
+    light = dataclasses.replace(point, records=[point.start]) if point is not None else None
+    received, cfg = comm.broadcast((light, cfg))
+    point = point if place.main else received
     with agreed(comm):
         cfg.validate()
         check_model_type(cfg.model_type)
