@@ -117,7 +117,7 @@ def test_records_make_the_header_log_lines_and_status(tmp_path):
     window.apply([run.epoch(e, 0.5 - 0.01 * e, 0.55 - 0.01 * e) for e in range(1, 9)]
                  + [run.epoch(9, 0.33, 0.3535), run.epoch(10, 0.3245, 0.3512)])
     assert window.header.get_text() == ("Epoch 10/20 | Train: 0.3245 | Val: 0.3512 | Gap: +0.0267 | Δ val: -0.0023 | "
-                                        "Val acc: 1.0000 | Val AUROC: 0.6000 | Best val: 0.3512 (epoch 10) ✓")
+                                        "Val acc: 1.0000 | Val AUROC: 0.6000 | Best val: 0.3512 (epoch 10) | lr: 1e-3 ✓")
     assert window.header.get_color() == "#1b5e20"  # a new best is green
     assert window.log_lines[-2] == ("Epoch 10/20 | Train: 0.3245 | Val: 0.3512 | Gap: +0.0267 | Δ val: -0.0023 | "
                                     "Val acc: 1.0000 | Val AUROC: 0.6000")
@@ -128,7 +128,7 @@ def test_records_make_the_header_log_lines_and_status(tmp_path):
     assert window.button_label == STOP_LABEL
     window.apply([run.epoch(11, 0.32, 0.36)])
     assert "| Δ val: +0.0088 |" in window.header.get_text()
-    assert window.header.get_text().endswith("| Best val: 0.3512 (epoch 10)")
+    assert window.header.get_text().endswith("| Best val: 0.3512 (epoch 10) | lr: 1e-3")
     assert window.header.get_color() == "black"
     assert len(window.panels.train_line.get_xdata()) == 11  # the same line objects, updated in place
 
@@ -142,7 +142,10 @@ def test_header_line_cases():
     h.add(run.start())
     h.add(run.epoch(1, None, None))
     assert header_line(h) == ("Epoch 1/3 | Train: nan | Val: nan | Gap: nan | Δ val: — | Val acc: 0.5500 | "
-                              "Val AUROC: 0.6000", False)
+                              "Val AUROC: 0.6000 | lr: 1e-3", False)
+    # An lr change reads as on the console: old → new, in place of the plain lr.
+    h.add(dict(run.epoch(2, 0.5, 0.5), lr=5e-4))
+    assert header_line(h)[0].endswith("| lr: 1e-3 → 5e-4 | Best val: 0.5000 (epoch 2) ✓")
 
 
 def test_stop_click_writes_the_stop_file_then_end_turns_the_button_into_close(tmp_path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from matplotlib.text import Text
 
 from shared.console import UNICODE, epoch_line, fmt_loss
+from shared.diagnostics import fmt_num
 from shared.history import History
 from shared.safetext import printable
 
@@ -24,10 +26,16 @@ def header_line(history: History) -> tuple[str, bool]:
         return f"Epoch 0/{planned} | waiting for the first epoch to finish", False
     n = history.n_epochs
     # The console pads the epoch to line its columns up; a header has no column to line up with.
-    text = re.sub(r"^Epoch +", "Epoch ", epoch_line(last, history.val_loss[-2] if n >= 2 else None))
+    prev_lr = history.lr[-2] if n >= 2 else None  # an lr change shows as `lr: 0.02 → 0.01`, as on the console
+    text = re.sub(r"^Epoch +", "Epoch ", epoch_line(last, history.val_loss[-2] if n >= 2 else None,
+                                                    prev_lr=prev_lr))
     best = history.best_epoch
     if best is not None:
         text += f" | Best val: {fmt_loss(history.best_val_loss)} (epoch {best})"
+    lr = last.get("lr")
+    changed = prev_lr is not None and lr != prev_lr  # then the epoch line already says `lr: old → new`
+    if isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and not changed:
+        text += f" | lr: {fmt_num(lr)}"  # the lr this epoch trained with
     if last["best"]:
         text += f" {UNICODE.ok}"
     return text, bool(last["best"])
