@@ -25,6 +25,7 @@ def with_(**changes):
     # Where the files went, how it was watched, how many loader workers: never what tells runs apart.
     ([BASE, with_(out_dir="other", gui=True, no_plot=True, num_workers=0, threads=1)], []),
     ([BASE, with_(seed=7, model_type=1)], ["model_type", "seed"]),
+    ([BASE, with_(lr_schedule="plateau", fs=2000.0)], ["lr_schedule", "fs"]),  # the optimiser's before the model's
     ([BASE, {k: v for k, v in BASE.items() if k != "patience"}], ["patience"]),  # absent in one config
     ([with_(extra_option="a"), with_(extra_option="b")], ["extra_option"]),  # a newer trainer's option: last
     ([with_(extra_option="a", lr=0.1), with_(extra_option="b")], ["lr", "extra_option"]),
@@ -46,6 +47,10 @@ def test_label_names_a_run_by_its_differing_options():
     names = differing([a, b])
     assert label(b, names, "run-b") == "lr=2e-4, wd=1e-3"
     assert label(a, names, "run-a") == "lr=1e-3, wd=1e-4"
+
+
+def test_a_schedule_has_a_short_name():
+    assert label(with_(lr_schedule="plateau"), ["lr_schedule"], "x") == "schedule=plateau"
 
 
 def test_label_falls_back_to_the_run_id_when_nothing_differs():

@@ -16,8 +16,9 @@ IGNORED = frozenset({"out_dir", "gui", "no_plot", "num_workers", "threads"})
 
 # Display names, in the order a tuner reads them: the optimiser first, then the model and the stopping rule.
 SHORT_NAMES = {
-    "lr": "lr", "weight_decay": "wd", "batch_size": "batch", "model_type": "model", "epochs": "epochs",
-    "patience": "patience", "min_delta": "min_delta", "seed": "seed", "train": "train", "val": "val",
+    "lr": "lr", "weight_decay": "wd", "batch_size": "batch", "lr_schedule": "schedule", "lr_factor": "lr_factor",
+    "min_lr": "min_lr", "model_type": "model", "fs": "fs", "epochs": "epochs", "patience": "patience",
+    "min_delta": "min_delta", "max_samples": "max_samples", "seed": "seed", "train": "train", "val": "val",
     "device": "device",
 }
 MISSING = "—"  # the value shown for an option a run's config does not have (an older or foreign trainer)
