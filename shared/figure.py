@@ -33,6 +33,7 @@ from shared.diagnostics import (
     rolling_spread,
 )
 from shared.history import History
+from shared.names import end_words
 from shared.safetext import FIGURE_TEXT, printable
 
 MAX_POINTS = 2000  # points per line at most; more are drawn as a min/max band (`envelope`) ...
@@ -445,7 +446,7 @@ def figure_title(history: History, run_dir: str | None = None) -> str:
     if history.n_epochs:
         parts.append(f"{history.n_epochs}/{history.planned_epochs} epochs")
     if history.end is not None:
-        parts.append(history.end["reason"])
+        parts.append(end_words(history.end["reason"]))
     return " | ".join(parts)
 
 

@@ -66,7 +66,7 @@ def run(epochs_done=0, planned=10, seconds=60.0, host=HOST, pid=4242, progress=N
         (run(3), 10, True, {"stop_pending": True}, STOPPING, "stop requested: stopping after epoch 4"),
         (run(3), 10, True, {"stop_pending": True, "stop_unanswered": 95}, STALLED,
          "the trainer did not answer the stop request for 2 min"),
-        (run(3, end="stopped"), 9999, None, {}, FINISHED, "finished: stopped, best epoch 1 (val loss 0.6000)"),
+        (run(3, end="stopped"), 9999, None, {}, FINISHED, "finished: stopped on request, best epoch 1 (val loss 0.6000)"),
         (run(0, end="failed"), 5, False, {}, FINISHED, "finished: failed, no epoch with a finite val loss"),
         (run(2, end="preempted"), 5, False, {}, FINISHED, "finished: preempted, best epoch 1"),
         # Fresh records beat the pid check (in a container the recorded pid is the container's).

@@ -127,3 +127,56 @@ def test_the_printer_uses_ascii_where_the_terminal_cannot_encode_the_glyphs(tmp_
     out.flush()
     text = out.buffer.getvalue().decode("ascii")
     assert "[OK] New best! Saved to" in text and "d val: -" in text and "[i] Training Diagnostics:" in text
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _progress_run(tmp_path):
+    records = write_run(RunDir(tmp_path).log, 2, end=None, planned=40)
+    start_and_epochs = [r for r in records if r["type"] in ("start", "epoch")]
+    progress = [{"type": "progress", "run_id": records[0]["run_id"], "seq": 100 + b, "time": 0.0, "epoch": 3,
+                 "batch": b, "batches": 50, "train_loss": 0.3, "elapsed": 0.5 * b} for b in range(1, 51)]
+    return start_and_epochs, progress
+
+
+def test_watch_on_a_terminal_shows_progress_within_an_epoch_on_one_updating_line(tmp_path):
+    class Tty(io.StringIO):
+        encoding = "utf-8"
+
+        def isatty(self):
+            return True
+
+    out = Tty()
+    printer = ConsolePrinter(out, tmp_path, live=True)
+    head, progress = _progress_run(tmp_path)
+    printer.feed(head)
+    printer.feed(progress[:10])  # read at once: only the latest is shown
+    printer.feed(progress[10:12])
+    text = out.getvalue()
+    assert text.count("\r\033[K  Epoch 3/40: batch") == 2
+    assert text.endswith("\r\033[K  Epoch 3/40: batch 12/50 (24%), about 19 s left in this epoch")
+    printer.line("Epoch  3/40 | Train: ...")  # the epoch line takes the progress line's place
+    assert out.getvalue().endswith("\r\033[KEpoch  3/40 | Train: ...\n")
+
+
+def test_watch_piped_prints_progress_at_most_every_30_s(tmp_path):
+    out, clock = io.StringIO(), _Clock()
+    printer = ConsolePrinter(out, tmp_path, live=True, clock=clock)
+    head, progress = _progress_run(tmp_path)
+    printer.feed(head)
+    for i, record in enumerate(progress):
+        clock.t = i * 2.0  # a batch every 2 s: 100 s of batches
+        printer.feed([record])
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("  Epoch 3/40: batch")]
+    assert [line.split(":")[1].split("(")[0].strip() for line in lines] == [
+        "batch 1/50", "batch 16/50", "batch 31/50", "batch 46/50"]
+    assert "\r" not in out.getvalue()
+    replayed = io.StringIO()
+    ConsolePrinter(replayed, tmp_path).feed(head + progress)  # replay shows no progress
+    assert "Epoch 3/40: batch" not in replayed.getvalue()

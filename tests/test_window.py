@@ -168,7 +168,7 @@ def test_stop_click_writes_the_stop_file_then_end_turns_the_button_into_close(tm
     window.apply([run.epoch(3, 0.35, 0.37), run.end("stopped", 3)])
     assert window.button_label == CLOSE_LABEL and window.button.active
     assert window.ax_button.get_facecolor()[:3] == pytest.approx((0x2C / 255, 0xA0 / 255, 0x2C / 255))
-    assert window.status.text == "finished: stopped, best epoch 3 (val loss 0.3700)"
+    assert window.status.text == "finished: stopped on request, best epoch 3 (val loss 0.3700)"
     assert closed == []
     window.click()
     assert closed == [True] and window.closed

@@ -60,6 +60,14 @@ def _fit_to_screen(fig: Figure) -> None:
     fit_w, fit_h = fitted_size((w, h), (screen_w, screen_h))
     if (fit_w, fit_h) != (w, h):
         fig.set_size_inches(fit_w / fig.dpi, fit_h / fig.dpi, forward=True)
+    # The window's size, set outright: left to Tk, it is the widest request of its children, and the toolbar
+    # asks for ~1350 px, which pushed the canvas (and the Stop button) off a 1280-pixel screen.
+    toolbar = getattr(fig.canvas.manager, "toolbar", None)
+    try:
+        bar = toolbar.winfo_reqheight() if toolbar is not None else 0
+        window.geometry(f"{int(fit_w)}x{int(fit_h) + bar}")
+    except Exception:  # a toolkit without these calls keeps its own size
+        pass
 
 
 def fitted_size(size: tuple[float, float], screen: tuple[int, int]) -> tuple[float, float]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from shared.eta import fmt_duration, per_epoch_seconds
 from shared.history import History
+from shared.names import end_words
 
 HEARTBEAT_SECONDS = 30.0  # the trainer writes a record at least this often while it is alive
 STALL_SECONDS = 90.0  # a log quiet this long (3 heartbeats) is stalled?, or crashed if the pid is gone here
@@ -213,7 +214,7 @@ def status_of(
         end = history.end
         best = (f"best epoch {history.best_epoch} (val loss {fmt_loss(history.best_val_loss)})"
                 if history.best_epoch is not None else "no epoch with a finite val loss")
-        return Status(FINISHED, f"finished: {end['reason']}, {best}")
+        return Status(FINISHED, f"finished: {end_words(end['reason'])}, {best}")
     start = history.start
     if start is None and not history.n_epochs:
         return Status(WAITING, "waiting for the run")

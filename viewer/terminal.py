@@ -18,7 +18,7 @@ from shared.decision import decision_lines, decision_of
 from shared.errors import OutputClosed
 from shared.history import History
 from shared.logreader import NewRun
-from shared.records import END, EPOCH, Record
+from shared.records import END, EPOCH, PROGRESS, Record
 from shared.rundir import RunDir
 from shared.safetext import printable
 from viewer.events import Events, end_line
@@ -28,6 +28,22 @@ from viewer.status import CRASHED, STALLED, WAITING, PidAlive, pid_alive, status
 CRASHED_EXIT = 3  # `watch --no-window` exit code for a run that crashed (see viewer.status: dead for sure)
 
 
+PIPED_PROGRESS_S = 30.0  # piped output gets a progress line at most this often
+
+
+def progress_text(record: Record, planned: int | None) -> str:
+    """`  Epoch 5/40: batch 12/50 (24%), about 35 s left in this epoch`."""
+    batch, batches = record["batch"], record["batches"]
+    pct = 100 * batch // batches if batches else 0
+    text = f"  Epoch {record['epoch']}/{planned if planned else '?'}: batch {batch}/{batches} ({pct}%)"
+    elapsed = record.get("elapsed")
+    if isinstance(elapsed, (int, float)) and batch and batches >= batch:
+        left = elapsed / batch * (batches - batch)
+        text += f", about {left:.0f} s" if left < 120 else f", about {left / 60:.0f} min"
+        text += " left in this epoch"
+    return text
+
+
 class ConsolePrinter:
     """Prints a run's records as the trainer's console would have shown them. One instance per view.
 
@@ -35,16 +51,44 @@ class ConsolePrinter:
     added (callers rewrite a --png then).
     """
 
-    def __init__(self, out: TextIO, run_dir: Path, final_best: int | None = None) -> None:
+    def __init__(self, out: TextIO, run_dir: Path, final_best: int | None = None, *, live: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.out = out
         self.run_dir = run_dir
         self.g = glyphs_for(out)
         self.history = History()
         self.events = Events(self.g, checkpoint=str(RunDir(run_dir).checkpoint))
         self.events.final_best = final_best
+        self.live = live  # show progress within an epoch (watch, not replay)
+        isatty = getattr(out, "isatty", None)
+        self.tty = bool(isatty and isatty())
+        self._clock = clock
+        self._progress_shown = False  # a TTY's updating progress line is on screen
+        self._last_progress = -float("inf")  # when a piped progress line was last printed
+
+    def progress(self, record: Record) -> None:
+        """Progress within an epoch: on a terminal one line updated in place; piped, a line every 30 s at most."""
+        if not self.live:
+            return
+        text = progress_text(record, self.history.planned_epochs)
+        if self.tty:
+            self._write("\r\033[K" + asciify(text, self.g), end="")
+            self._progress_shown = True
+        elif self._clock() - self._last_progress >= PIPED_PROGRESS_S:
+            self._last_progress = self._clock()
+            self.line(text)
+
+    def _write(self, text: str, end: str = "\n") -> None:
+        try:
+            print(text, file=self.out, end=end, flush=True)
+        except BrokenPipeError:
+            raise OutputClosed from None
 
     def line(self, text: str = "") -> None:
         text = printable(text)  # log text may carry escape sequences: never pass them to the terminal
+        if self._progress_shown:  # the next line takes the progress line's place
+            self._progress_shown = False
+            self._write("\r\033[K", end="")
         try:
             try:
                 print(asciify(text, self.g), file=self.out, flush=True)
@@ -59,6 +103,8 @@ class ConsolePrinter:
         if skip:
             self.line(self.events.catch_up_note(skip))
         self.events.saved_best(items)
+        last_progress = next((item for item in reversed(items)
+                              if not isinstance(item, NewRun) and item["type"] in (PROGRESS, EPOCH, END)), None)
         for item in items:
             if isinstance(item, NewRun):
                 self.history = History()
@@ -66,6 +112,10 @@ class ConsolePrinter:
                 self.line(self.events.new_run(item)[0])
                 continue
             self.history.add(item)
+            if item["type"] == PROGRESS:
+                if item is last_progress:  # of a batch read at once only the latest says where the epoch is
+                    self.progress(item)
+                continue
             if item["type"] == EPOCH:
                 added = True
                 skip -= 1
@@ -102,7 +152,7 @@ def watch_terminal(
     its trainer alive or on another host) is waited for: it may resume. Status changes worth knowing
     (waiting for the run, stalled?, live again) are printed once when they happen.
     """
-    printer = ConsolePrinter(out, follower.run_dir.path)
+    printer = ConsolePrinter(out, follower.run_dir.path, live=True)
     follower.on_warning = printer.warning
     shown_kind = None
     try:
