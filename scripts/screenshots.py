@@ -61,6 +61,11 @@ class Geometry:
     def drawn(self, text: str) -> bool:
         return any(text in line for line in self.lines if line.startswith("[STLAR_DEBUG_GEOMETRY]"))
 
+    def epochs(self) -> int:
+        """The most epochs a frame on screen has shown."""
+        shown = [int(line.rsplit("epochs=", 1)[1]) for line in self.lines if "epochs=" in line]
+        return max(shown, default=0)
+
 
 def watch_window(python: str, run_dir: Path, env: dict) -> tuple[subprocess.Popen, Geometry]:
     proc = subprocess.Popen([python, "-m", "stlar_dl", "watch", str(run_dir)], env={**env, "STLAR_DEBUG_GEOMETRY": "1"},
@@ -81,7 +86,7 @@ def session(screen: str, name: str, out: Path, work: Path) -> None:
                                     "--epoch-seconds", "4"], env=env, stdout=subprocess.DEVNULL)
         watch, drawn = watch_window(python, run_dir, env)
         try:
-            wait_until(lambda: drawn.drawn("epochs=6"), 180, "6 epochs on screen")
+            wait_until(lambda: drawn.epochs() >= 6, 180, "6 epochs on screen")
             shoot(display, out / f"window-live-{name}.png")
             subprocess.run([python, "-m", "stlar_dl", "stop", str(run_dir)], env=env, cwd=ROOT, check=True,
                            stdout=subprocess.DEVNULL)
@@ -100,7 +105,7 @@ def session(screen: str, name: str, out: Path, work: Path) -> None:
                                     "--epoch-seconds", "1"], env=env, stdout=subprocess.DEVNULL)
         watch, drawn = watch_window(python, crash_dir, env)
         try:
-            wait_until(lambda: drawn.drawn("epochs=9"), 180, "9 epochs on screen")
+            wait_until(lambda: drawn.epochs() >= 9, 180, "9 epochs on screen")
             trainer.kill()
             trainer.wait()
             shoot(display, out / f"window-crashed-{name}.png", settle=6.0)
