@@ -18,10 +18,10 @@ DEFAULT_DEMO_DIR = "stlar-dl-demo"
 DEMO_N = 1500  # segments (1200 train / 300 val); written in about 1 s
 DEMO_SEED = 0  # the data set's seed (the training seed is train-dl's default)
 # The demo trains train-dl's (and STLAR's) default model, the ResNet-1D, for 6 epochs: about 4.4 CPU-seconds
-# an epoch (one training thread on two cores), ~30 s in all. Measured on this data (seed 42): best val loss
-# 0.355 at epoch 6, val AUROC 0.920; the earlier demo (8 epochs of the simple CNN) reached 0.383 / 0.915,
-# and STLAR's Simple 1-D CNN for 8 epochs 0.392 / 0.908 at a quarter of the cost. After epoch 6 the
-# ResNet overfits this small set (val loss 0.40, 0.44 at epochs 7-8).
+# an epoch, 23 CPU-seconds for the whole demo (measured with one training thread on a busy 2-core machine).
+# On this data (seed 42): best val loss 0.355 at epoch 6, val AUROC 0.920; the earlier demo (8 epochs of
+# the simple CNN) reached 0.383 / 0.915, and STLAR's Simple 1-D CNN for 8 epochs 0.392 / 0.908 at a quarter
+# of the cost. After epoch 6 the ResNet overfits this small set (val loss 0.40, 0.44 at epochs 7-8).
 DEMO_EPOCHS = 6
 DEMO_MODEL_TYPE = MODEL_TYPE  # ResNet-1D
 DEMO_NUM_WORKERS = 0  # in-memory data: worker processes only compete with the model for two cores
