@@ -268,7 +268,7 @@ def train_argv(data: Path, out_dir: Path | str, *extra: str | Path) -> list[str]
     """`train-dl` arguments for a short run on demo data in DATA (the small CNN, in-process loading)."""
     return ["train-dl", "--train", str(Path(data) / "manifest_train.csv"), "--val",
             str(Path(data) / "manifest_val.csv"), "--out-dir", str(out_dir), "--model-type", "1",
-            "--num-workers", "0", "--no-plot", *map(str, extra)]
+            "--num-workers", "0", "--no-plot", "--threads", "1", *map(str, extra)]
 
 
 def _demo_data(tmp_path_factory: pytest.TempPathFactory, n: int, seed: int) -> Path:

@@ -140,10 +140,11 @@ def make_demo_data(folder: Path) -> Path:
 
 
 def train_args(data: Path, out_dir: Path, epochs: int) -> list[str]:
-    """`stlar-dl train-dl` on demo data: the small CNN, in-process loading, no early stop."""
+    """`stlar-dl train-dl` on demo data: the small CNN, in-process loading, no early stop, one torch thread (the
+    suite runs trainers next to viewers and other tests on few cores: where `--threads` helps)."""
     return STLAR + ["train-dl", "--train", str(data / "manifest_train.csv"), "--val", str(data / "manifest_val.csv"),
                     "--model-type", "1", "--epochs", str(epochs), "--num-workers", "0", "--patience", "1000",
-                    "--out-dir", str(out_dir)]
+                    "--out-dir", str(out_dir), "--threads", "1"]
 
 
 def wait_for_records(run_dir: Path, until, timeout: float = 120.0) -> list[dict]:

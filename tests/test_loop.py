@@ -16,7 +16,7 @@ from trainer.models import build_model
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    """Small convolutions run fastest on one thread, and the suite shares two cores (see choose_threads)."""
+    """Small convolutions run fastest on one thread when the suite shares two cores (see train-dl --threads)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -56,7 +56,7 @@ def stlar_cmd(*args: str | Path, prelude: str = "") -> list[str]:
 def train_args(data: DemoData, out_dir: str | Path, *extra: str | Path) -> list[str]:
     """train-dl arguments for a small, fast run; `extra` overrides (later options win in click)."""
     return ["train-dl", "--train", str(data.train_manifest), "--val", str(data.val_manifest),
-            "--out-dir", str(out_dir), "--model-type", "1", "--num-workers", "0", *map(str, extra)]
+            "--out-dir", str(out_dir), "--model-type", "1", "--num-workers", "0", "--threads", "1", *map(str, extra)]
 
 
 def _default_signals() -> None:
