@@ -3,7 +3,7 @@
 Runs a slow-motion fake trainer (tests/fake_run.py) and `stlar-dl watch` on a virtual X display (Xvfb),
 and photographs the screen with ImageMagick's `import` at each stage. Needs Xvfb and imagemagick.
 
-    python scripts/screenshots.py [OUT_DIR]     # default docs/
+    python scripts/screenshots.py [OUT_DIR [run,crash]]     # default docs/, both
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from procs import xvfb  # noqa: E402
 from shared.logreader import read_log  # noqa: E402
 from shared.rundir import RunDir  # noqa: E402
+from viewer.status import STALL_SECONDS  # noqa: E402
 
 SCREENS = {"1600x1000": "1600x1000x24", "1280x720": "1280x720x24"}
 
@@ -63,8 +64,8 @@ class Geometry:
 
     def epochs(self) -> int:
         """The most epochs a frame on screen has shown."""
-        shown = [int(line.rsplit("epochs=", 1)[1]) for line in self.lines if "epochs=" in line]
-        return max(shown, default=0)
+        shown = [line.rsplit("epochs=", 1)[1].strip() for line in self.lines if "epochs=" in line]
+        return max((int(n) for n in shown if n.isdigit()), default=0)
 
 
 def watch_window(python: str, run_dir: Path, env: dict) -> tuple[subprocess.Popen, Geometry]:
@@ -77,10 +78,19 @@ def epochs(run_dir: Path) -> int:
     return sum(r["type"] == "epoch" for r in records(run_dir))
 
 
-def session(screen: str, name: str, out: Path, work: Path) -> None:
+def session(screen: str, name: str, out: Path, work: Path, stages: set[str]) -> None:
     python = sys.executable
     with xvfb(screen) as display:
         env = {**os.environ, "DISPLAY": display}
+        if "run" in stages:
+            run_stages(python, display, env, name, out, work)
+        if "crash" in stages:
+            crash_stage(python, display, env, name, out, work)
+
+
+def run_stages(python: str, display: str, env: dict, name: str, out: Path, work: Path) -> None:
+    """Live, stopping (after `stlar-dl stop`) and ended."""
+    if True:
         run_dir = work / f"run-{name}"
         trainer = subprocess.Popen([python, str(ROOT / "tests" / "fake_run.py"), str(run_dir), "--epochs", "40",
                                     "--epoch-seconds", "4"], env=env, stdout=subprocess.DEVNULL)
@@ -99,7 +109,11 @@ def session(screen: str, name: str, out: Path, work: Path) -> None:
             watch.send_signal(signal.SIGINT)
             watch.wait(timeout=30)
             trainer.wait(timeout=30)
-        # Crashed: a trainer killed mid-run (no end record, its pid gone).
+
+
+def crash_stage(python: str, display: str, env: dict, name: str, out: Path, work: Path) -> None:
+    """Crashed: a trainer killed mid-run (no end record, its pid gone)."""
+    if True:
         crash_dir = work / f"crash-{name}"
         trainer = subprocess.Popen([python, str(ROOT / "tests" / "fake_run.py"), str(crash_dir), "--epochs", "40",
                                     "--epoch-seconds", "1"], env=env, stdout=subprocess.DEVNULL)
@@ -108,7 +122,8 @@ def session(screen: str, name: str, out: Path, work: Path) -> None:
             wait_until(lambda: drawn.epochs() >= 9, 180, "9 epochs on screen")
             trainer.kill()
             trainer.wait()
-            shoot(display, out / f"window-crashed-{name}.png", settle=6.0)
+            # Crashed for sure only once the log has been quiet for viewer.status.STALL_SECONDS, pid gone.
+            shoot(display, out / f"window-crashed-{name}.png", settle=STALL_SECONDS + 8)
         finally:
             watch.send_signal(signal.SIGINT)
             watch.wait(timeout=30)
@@ -116,10 +131,11 @@ def session(screen: str, name: str, out: Path, work: Path) -> None:
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"
+    stages = set(sys.argv[2].split(",")) if len(sys.argv) > 2 else {"run", "crash"}  # e.g. `docs crash`
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         for name, screen in SCREENS.items():
-            session(screen, name, out, Path(work))
+            session(screen, name, out, Path(work), stages)
 
 
 if __name__ == "__main__":
