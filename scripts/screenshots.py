@@ -74,10 +74,6 @@ def watch_window(python: str, run_dir: Path, env: dict) -> tuple[subprocess.Pope
     return proc, Geometry(proc)
 
 
-def epochs(run_dir: Path) -> int:
-    return sum(r["type"] == "epoch" for r in records(run_dir))
-
-
 def session(screen: str, name: str, out: Path, work: Path, stages: set[str]) -> None:
     python = sys.executable
     with xvfb(screen) as display:
@@ -90,43 +86,41 @@ def session(screen: str, name: str, out: Path, work: Path, stages: set[str]) -> 
 
 def run_stages(python: str, display: str, env: dict, name: str, out: Path, work: Path) -> None:
     """Live, stopping (after `stlar-dl stop`) and ended."""
-    if True:
-        run_dir = work / f"run-{name}"
-        trainer = subprocess.Popen([python, str(ROOT / "tests" / "fake_run.py"), str(run_dir), "--epochs", "40",
-                                    "--epoch-seconds", "4"], env=env, stdout=subprocess.DEVNULL)
-        watch, drawn = watch_window(python, run_dir, env)
-        try:
-            wait_until(lambda: drawn.epochs() >= 6, 180, "6 epochs on screen")
-            shoot(display, out / f"window-live-{name}.png")
-            subprocess.run([python, "-m", "stlar_dl", "stop", str(run_dir)], env=env, cwd=ROOT, check=True,
-                           stdout=subprocess.DEVNULL)
-            wait_until(lambda: any(r["type"] == "stop_requested" for r in records(run_dir)), 60, "the stop record")
-            wait_until(lambda: drawn.drawn("button='Stopping...'"), 60, "Stopping... on screen")
-            shoot(display, out / f"window-stopping-{name}.png", settle=1.0)
-            wait_until(lambda: drawn.drawn("button='Close'"), 60, "the end on screen")
-            shoot(display, out / f"window-ended-{name}.png")
-        finally:
-            watch.send_signal(signal.SIGINT)
-            watch.wait(timeout=30)
-            trainer.wait(timeout=30)
+    run_dir = work / f"run-{name}"
+    trainer = subprocess.Popen([python, str(ROOT / "tests" / "fake_run.py"), str(run_dir), "--epochs", "40",
+                                "--epoch-seconds", "4"], env=env, stdout=subprocess.DEVNULL)
+    watch, drawn = watch_window(python, run_dir, env)
+    try:
+        wait_until(lambda: drawn.epochs() >= 6, 180, "6 epochs on screen")
+        shoot(display, out / f"window-live-{name}.png")
+        subprocess.run([python, "-m", "stlar_dl", "stop", str(run_dir)], env=env, cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        wait_until(lambda: any(r["type"] == "stop_requested" for r in records(run_dir)), 60, "the stop record")
+        wait_until(lambda: drawn.drawn("button='Stopping...'"), 60, "Stopping... on screen")
+        shoot(display, out / f"window-stopping-{name}.png", settle=1.0)
+        wait_until(lambda: drawn.drawn("button='Close'"), 60, "the end on screen")
+        shoot(display, out / f"window-ended-{name}.png")
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=30)
+        trainer.wait(timeout=30)
 
 
 def crash_stage(python: str, display: str, env: dict, name: str, out: Path, work: Path) -> None:
     """Crashed: a trainer killed mid-run (no end record, its pid gone)."""
-    if True:
-        crash_dir = work / f"crash-{name}"
-        trainer = subprocess.Popen([python, str(ROOT / "tests" / "fake_run.py"), str(crash_dir), "--epochs", "40",
-                                    "--epoch-seconds", "1"], env=env, stdout=subprocess.DEVNULL)
-        watch, drawn = watch_window(python, crash_dir, env)
-        try:
-            wait_until(lambda: drawn.epochs() >= 9, 180, "9 epochs on screen")
-            trainer.kill()
-            trainer.wait()
-            # Crashed for sure only once the log has been quiet for viewer.status.STALL_SECONDS, pid gone.
-            shoot(display, out / f"window-crashed-{name}.png", settle=STALL_SECONDS + 8)
-        finally:
-            watch.send_signal(signal.SIGINT)
-            watch.wait(timeout=30)
+    crash_dir = work / f"crash-{name}"
+    trainer = subprocess.Popen([python, str(ROOT / "tests" / "fake_run.py"), str(crash_dir), "--epochs", "40",
+                                "--epoch-seconds", "1"], env=env, stdout=subprocess.DEVNULL)
+    watch, drawn = watch_window(python, crash_dir, env)
+    try:
+        wait_until(lambda: drawn.epochs() >= 9, 180, "9 epochs on screen")
+        trainer.kill()
+        trainer.wait()
+        # Crashed for sure only once the log has been quiet for viewer.status.STALL_SECONDS, pid gone.
+        shoot(display, out / f"window-crashed-{name}.png", settle=STALL_SECONDS + 8)
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=30)
 
 
 def main() -> None:
