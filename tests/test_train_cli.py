@@ -110,7 +110,8 @@ def test_a_short_real_run(real_run, tiny_data):
     assert start["config"]["num_workers"] == 2 and start["config"]["out_dir"] == "models"
     assert set(start["config"]) == {"train", "val", "epochs", "batch_size", "lr", "weight_decay", "out_dir",
                                     "num_workers", "model_type", "fs", "patience", "min_delta", "no_plot",
-                                    "gui", "device", "seed", "threads", "lr_schedule", "lr_factor", "min_lr"}
+                                    "gui", "device", "seed", "threads", "lr_schedule", "lr_factor", "min_lr",
+                                    "max_samples"}
     assert (start["n_train"], start["n_val"], start["n_train_positive"], start["n_val_positive"]) == (48, 12, 24, 6)
     assert start["device"] == "cpu" and start["pid"] > 0 and start["host"]
     assert set(start["versions"]) == {"python", "torch", "stlar-dl"}
