@@ -79,3 +79,15 @@ def test_a_real_short_run_that_reaches_a_plateau_lowers_its_lr(tiny_data, tmp_pa
     advice = next(line for line in printer.out if line.startswith("   → Try: --lr-schedule plateau"))
     assert advice.startswith("   → Try: --lr-schedule plateau already lowered the lr 5e-8 → 2.5e-8 after epoch 11 "
                              "(2 cuts so far, from 1e-7)")
+
+
+def test_a_resumed_run_continues_the_schedule(tiny_data, tmp_path):
+    # Stopped after 8 epochs (one cut, after epoch 6), then resumed to 12: the same lrs as one 12-epoch run.
+    base = dict(train=str(tiny_data.train_manifest), val=str(tiny_data.val_manifest), out_dir=str(tmp_path / "m"),
+                model_type=1, num_workers=0, no_plot=True, batch_size=16, device="cpu", lr=1e-7, patience=100,
+                lr_schedule="plateau", min_lr=1e-9)
+    train_dl(TrainConfig(epochs=8, **base), ListPrinter())
+    train_dl(TrainConfig(epochs=12, **base), ListPrinter(), resume=str(tmp_path / "m"), given=frozenset({"epochs"}))
+    epochs = [r for r in records(tmp_path / "m" / "training_log.jsonl") if r["type"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == list(range(1, 13))
+    assert [r["lr"] for r in epochs] == pytest.approx([1e-7] * 6 + [5e-8] * 5 + [2.5e-8])
