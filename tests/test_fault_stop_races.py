@@ -10,11 +10,13 @@ test drives the window in-process to read its status line.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,7 @@ from procs import Spawned
 from shared.logreader import read_log
 from shared.stopfile import read_stop, request_stop
 from viewer.follow import Follower
+from viewer.status import STALL_SECONDS
 from viewer.stop_button import CLOSE_LABEL, STOPPING_LABEL
 from viewer.window import RunWindow
 
@@ -310,11 +313,14 @@ def test_stop_after_the_end_is_refused(zygote, data60, tmp_path):
             assert viewer.window.closed and read_stop(run_dir / "STOP") == before
         finally:
             viewer.close()
-    # A killed run: its trainer is gone, so there is nothing to stop.
+    # A killed run: its trainer is gone and its log quiet for the stall time (dead for sure: viewer.status), so
+    # there is nothing to stop. The test dates the log back instead of waiting 90 s.
     child = zygote.start(train_argv(data60, run_dir, "--epochs", "200", "--patience", "1000"), tmp_path,
                          tmp_path / "k.out")
     wait_until(lambda: started(run_dir, child.pid, epochs=1), what="the run to be killed")
     zygote.kill(child)
+    then = time.time() - STALL_SECONDS - 1
+    os.utime(run_dir / "training_log.jsonl", (then, then))
     done = subprocess.run(stlar_cli("stop", run_dir), env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
     line = one_error_line(done.stderr)
     assert done.returncode == 2 and f"pid {child.pid}, is gone without an end record" in line, line
