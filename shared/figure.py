@@ -33,7 +33,7 @@ from shared.diagnostics import (
     rolling_spread,
 )
 from shared.history import History
-from shared.names import end_words
+from shared.names import EPOCH_LINE_METRICS, end_words, metric_label
 from shared.safetext import FIGURE_TEXT, printable
 
 MAX_POINTS = 2000  # points per line at most; more are drawn as a min/max band (`envelope`) ...
@@ -449,6 +449,15 @@ def figure_title(history: History, run_dir: str | None = None) -> str:
         parts.append(f"{history.n_epochs}/{history.planned_epochs} epochs")
     if history.end is not None:
         parts.append(end_words(history.end["reason"]))
+    best = history.best_epoch
+    if best is not None:
+        # The best epoch's validation metrics: the figure's panels plot losses only. Last in the title, so a
+        # long run dir elided from the middle never hides them (see _fit_title).
+        metrics = history.metrics_at(best)
+        shown = [f"{metric_label(k)} {metrics[k]:.4f}" for k in EPOCH_LINE_METRICS
+                 if k in metrics and np.isfinite(metrics[k])]
+        parts.append(", ".join([f"best epoch {best}: val loss {history.best_val_loss:.4f}"
+                                if history.best_val_loss is not None else f"best epoch {best}", *shown]))
     return " | ".join(parts)
 
 

@@ -168,7 +168,8 @@ def test_a_title_too_wide_keeps_its_ends():
     title = figure_title(history, "/data/" + "x" * 400)
     fig, _ = new_figure(title)
     shown = fig.get_suptitle()
-    assert shown.startswith("stlar-dl run feedc0ffee42") and shown.endswith("20/20 epochs | early stopped")
+    assert shown.startswith("stlar-dl run feedc0ffee42") and shown.endswith(title[title.index(" | 20/20 epochs"):])
+    assert "| 20/20 epochs | early stopped | best epoch " in shown
     assert "…" in shown and len(shown) < len(title)
 
 

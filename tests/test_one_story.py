@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from fake_run import write_run
 from shared.console import epoch_line
-from shared.figure import new_figure
+from shared.figure import figure_title, new_figure
 from shared.history import history_of
 from shared.logreader import read_log
 from shared.rundir import RunDir
@@ -84,6 +84,8 @@ def test_every_surface_shows_the_metrics(tmp_path):
     records[-2]["metrics"]["brier"] = 0.125  # a metric this viewer does not know
     window.apply(records)
     assert "| Val acc: 0.7000 | Val AUROC: 0.6000 |" in window.header.get_text()
+    # The PNG's title names the best epoch's (its panels plot losses only).
+    assert figure_title(window.history).endswith("| best epoch 4: val loss 0.5262, Val acc 0.7000, Val AUROC 0.6000")
     # The final report names the best epoch's metrics, every key the log holds.
     assert "Best epoch's metrics: Val acc: 0.7000 | Val AUROC: 0.6000 | brier: 0.1250" in window.log_lines
 
