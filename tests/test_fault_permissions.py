@@ -127,7 +127,7 @@ def test_a_read_only_run_dir_for_the_viewer(nobody, zygote, data600, base):
             # The owner stops the run: the other user's view follows it to the end.
             stopped = subprocess.run(stlar_cli("stop", run_dir), capture_output=True, text=True, timeout=TIMEOUT)
             assert stopped.returncode == 0, stopped.stderr
-            watch.expect("Run ended: stopped after", timeout=TIMEOUT)
+            watch.expect("Run ended: stopped on request after", timeout=TIMEOUT)
             assert watch.finish(timeout=TIMEOUT) == 0, watch.output
         assert zygote.wait(child) == 0, child.output
     finally:

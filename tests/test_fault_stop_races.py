@@ -143,7 +143,7 @@ def test_three_viewers_one_clicks_stop(zygote, data600, tmp_path):
                 for t in (t1, t2):
                     said = t.expect("Stop requested by ", timeout=TIMEOUT)
                     assert "the trainer stops after epoch" in said, said
-                    t.expect("Run ended: stopped after", timeout=TIMEOUT)
+                    t.expect("Run ended: stopped on request after", timeout=TIMEOUT)
                     assert t.finish(timeout=TIMEOUT) == 0, t.output
             assert zygote.wait(child) == 0, child.output
         finally:
@@ -186,7 +186,7 @@ def _click_in_a_real_window(run_dir: Path, display: str, run_id: str, row: Row) 
                 if attempt == 2:
                     raise
         window.expect("button='Stopping...'", timeout=TIMEOUT)
-        window.expect("Run ended: stopped after", timeout=TIMEOUT)
+        window.expect("Run ended: stopped on request after", timeout=TIMEOUT)
         window.expect("button='Close'", timeout=TIMEOUT)
         window.proc.send_signal(signal.SIGINT)  # detach (the run has ended anyway)
         assert window.finish(timeout=TIMEOUT) == 0, window.output
