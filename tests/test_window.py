@@ -164,7 +164,8 @@ def test_stop_click_writes_the_stop_file_then_end_turns_the_button_into_close(tm
     assert window.button_label == STOPPING_LABEL
     window.apply([run.rec("stop_requested", epoch=3, stop=request)])
     assert window.status.text == "stopping after epoch 3"
-    assert window.log_lines[-1] == "Stop requested by test (me@here): the trainer stops after epoch 3"
+    assert window.log_lines[-1] == "Stop acknowledged: the trainer stops after epoch 3"  # one line, not the request again
+    assert sum("Stop " in line for line in window.log_lines) == 2  # the request (the click) and its answer
     window.apply([run.epoch(3, 0.35, 0.37), run.end("stopped", 3)])
     assert window.button_label == CLOSE_LABEL and window.button.active
     assert window.ax_button.get_facecolor()[:3] == pytest.approx((0x2C / 255, 0xA0 / 255, 0x2C / 255))

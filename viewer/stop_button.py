@@ -87,7 +87,7 @@ def ask_to_stop(history: History, run_dir_path: Path, stop_path: Path, by: str,
     except RunDirError as exc:
         return StopOutcome([warning(f"Cannot stop the run: {exc}")], sent=False, error=str(exc))
     if created:
-        return StopOutcome([f"Stop requested: wrote {stop_path}; the trainer stops after the epoch it is in"],
+        return StopOutcome([f"Stop requested: wrote {stop_path}; waiting for the trainer to answer"],
                            sent=True)
     requester = request.get("by")
     return StopOutcome(["A stop was already requested" + (f" by {requester}" if requester else "")

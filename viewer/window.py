@@ -27,7 +27,7 @@ from shared.console import UNICODE, asciify, final_report, glyphs_for
 from shared.figure import figure_title, save_png
 from shared.history import History
 from shared.logreader import NewRun
-from shared.records import END, EPOCH, Record
+from shared.records import END, EPOCH, STOP_REQUESTED, Record
 from shared.rundir import RunDir
 from shared.safetext import printable
 from shared.stopfile import who
@@ -236,6 +236,10 @@ class RunWindow:
             added = self.history.add(item)
             epochs = added or epochs
             skip -= added
+            if item["type"] == STOP_REQUESTED and self._stop_sent and (item.get("stop") or {}).get("by") == self.by:
+                # Our own request answered: one acknowledgement, not the request said again.
+                self._log(f"Stop acknowledged: the trainer stops after epoch {item['epoch']}")
+                continue
             for text in self.events.lines(item, self.history, diagnose=skip < 0):
                 self._log(text)
             if item["type"] == END:
