@@ -49,7 +49,8 @@ def hold_axes(axes, history, held: dict) -> None:
     last = history.epochs[-1]
     for ax in axes:
         if history.finished:  # the run is over: x fits the epochs it ran (an early stop at 11 of 40, too)
-            x = (0.5, last + 0.5)
+            lo = min(0.5, history.epochs[0] - 0.5)  # (a hostile log's epoch 0 or less: never an empty range)
+            x = (lo, max(last + 0.5, lo + 1.0))
         elif planned:
             x = (0.5, max(planned, last) + 0.5)
         else:
