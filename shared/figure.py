@@ -357,6 +357,10 @@ class DiagnosticFigure:
     def _mark_lr_changes(self, changes: list[tuple[int, float, float]]) -> None:
         """A dash-dot line before each epoch that trained with a new lr, labelled `lr 5e-4` (the latest
         LR_LABELS changes only, so a long schedule does not bury the panel in text)."""
+        # Only changes inside the panel's x range: a label outside it is invisible anyway, and one at an
+        # absurd epoch (a hostile log's -2e18) lands at a pixel position FreeType cannot rasterise.
+        lo, hi = sorted(self.ax_loss.get_xlim())
+        changes = [c for c in changes if lo <= c[0] - 0.5 <= hi]
         xs = [epoch - 0.5 for epoch, _, _ in changes]
         self.lr_lines.set_segments([[(x, 0.0), (x, 1.0)] for x in xs])
         shown = changes[-LR_LABELS:]

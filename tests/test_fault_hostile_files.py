@@ -414,6 +414,22 @@ def test_valid_records_with_hostile_values_never_crash_the_viewer():
     row.save()
 
 
+def test_lr_changes_at_absurd_epochs_are_not_labelled_off_the_panel(tmp_path):
+    """A found case: lr changes at epochs -2e18 and 0 put an lr label at a pixel position FreeType cannot
+    rasterise ("raster overflow"); the window and the PNG must draw anyway."""
+    def epoch(seq, number, lr, val_loss=None):
+        return {"type": "epoch", "run_id": "", "seq": seq, "time": 0.0, "epoch": number, "epochs": 0,
+                "train_loss": None, "val_loss": val_loss, "lr": lr, "seconds": 0.0, "best": False,
+                "best_epoch": None, "best_val_loss": None, "metrics": {}}
+
+    recs = [{"type": "start", "run_id": "", "seq": 0, "time": 0.0, "schema": 1, "config": {}, "epochs": 0,
+             "host": "h", "pid": 0},
+            epoch(1, -30930, 1.5757972136052198e+154), epoch(2, 32002, None),
+            epoch(3, -2_305_843_009_213_693_951, 0.0), epoch(4, 0, None, val_loss=-4.78e-175)]
+    _show_everywhere(recs, tmp_path / "hostile.png")
+    assert (tmp_path / "hostile.png").stat().st_size > 0
+
+
 def _show_everywhere(recs: list[dict], png: Path) -> None:
     from shared.figure import save_png
 
