@@ -234,10 +234,9 @@ def test_a_non_finite_val_loss_diverges():
     assert h.saved == []  # a non-finite val loss is never a new best
 
 
-@pytest.mark.parametrize("patience, expected_epochs", [(0, 2), (1, 2), (2, 3), (4, 5)])
+@pytest.mark.parametrize("patience, expected_epochs", [(1, 2), (2, 3), (4, 5)])
 def test_early_stopping_with_lr_zero(patience, expected_epochs):
-    # lr 0: the val loss never changes, so epoch 1 is the only best and the run stops `patience` later
-    # (patience 0 stops at the first epoch without a new best).
+    # lr 0: the val loss never changes, so epoch 1 is the only best and the run stops `patience` later.
     h = Harness()
     st = run(h, epochs=10, lr=0.0, patience=patience, model_type=None)
     assert (st.reason, st.epochs_run) == ("early_stopped", expected_epochs)
@@ -274,3 +273,10 @@ def test_state_tells_how_far_an_aborted_run_got():
         train_loop(model, torch.optim.Adam(model.parameters()), batches(4, 1), batches(2, 2), epochs=3,
                    patience=5, min_delta=0.0, io=h.io, state=state)
     assert (state.epoch, state.epochs_run, state.early.best_epoch) == (2, 1, 1)
+
+
+def test_patience_zero_turns_early_stopping_off():
+    # lr 0 never improves after epoch 1, yet with --patience 0 the run trains every planned epoch.
+    h = Harness()
+    st = run(h, epochs=6, lr=0.0, patience=0, model_type=None)
+    assert (st.reason, st.epochs_run) == ("completed", 6)
