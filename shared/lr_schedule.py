@@ -18,11 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.diagnostics import PLATEAU_EPOCHS, Plateau, fmt_num
-
-SCHEDULES = ("none", "plateau")
-DEFAULT_SCHEDULE = "none"
-LR_FACTOR = 0.5  # multiply the lr by this on a plateau, 0 < factor < 1
-MIN_LR = 1e-6  # never cut the lr below this, >= 0
+from shared.lr_options import DEFAULT_SCHEDULE, LR_FACTOR, MIN_LR, SCHEDULES  # noqa: F401 - re-exported
 COOLDOWN_EPOCHS = PLATEAU_EPOCHS  # epochs after a cut before the next one may come
 
 

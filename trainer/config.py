@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import InputError
-from shared.lr_schedule import DEFAULT_SCHEDULE, SCHEDULES
-from shared.lr_schedule import LR_FACTOR as SCHEDULE_FACTOR
-from shared.lr_schedule import MIN_LR as SCHEDULE_MIN_LR
+from shared.lr_options import DEFAULT_SCHEDULE, SCHEDULES
+from shared.lr_options import LR_FACTOR as SCHEDULE_FACTOR
+from shared.lr_options import MIN_LR as SCHEDULE_MIN_LR
 from shared.model_types import MODEL_NAMES, UNSUPPORTED_TYPES, choices
 from shared.rundir import DEFAULT_RUN_DIR
 
