@@ -209,7 +209,8 @@ def _write_checked(path: Path, fmt: str, write: Callable[[Path], None], predicto
 
 def _torchscript_predictor(path: Path) -> Callable[[torch.Tensor], np.ndarray]:
     with warnings.catch_warnings():  # torch 2.10+ calls TorchScript deprecated; STLAR's detector loads it
-        warnings.simplefilter("ignore", DeprecationWarning)
+        # DeprecationWarning in some torch releases, FutureWarning in others: match the message, not the class.
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+.* is deprecated")
         loaded = torch.jit.load(str(path), map_location="cpu").eval()
 
     def predict(x: torch.Tensor) -> np.ndarray:
