@@ -10,9 +10,7 @@ Works on any figure, so tests build it on an Agg canvas and call `tick()` and `s
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -47,7 +45,7 @@ class CompareWindow:
         self._reported_epochs = -1
         fig.canvas.mpl_connect("pick_event", self._on_pick)
         fig.canvas.mpl_connect("button_press_event", self._on_press)
-        fig.canvas.mpl_connect("close_event", lambda _event: self._stop())
+        fig.canvas.mpl_connect("close_event", lambda _event: self.stop_timers())
         if self._debug:
             fig.canvas.mpl_connect("draw_event", lambda _event: self._report_geometry())
         self.refresh()
@@ -125,7 +123,7 @@ class CompareWindow:
             self.select(None)
 
     # ---- closing ------------------------------------------------------------------------------------------
-    def _stop(self) -> None:
+    def stop_timers(self) -> None:
         if self.timer is not None:
             self.timer.stop()
         self.closed = True
@@ -158,25 +156,11 @@ class CompareWindow:
 
 
 def show_compare(window: CompareWindow) -> None:
-    """Run the GUI loop until the window is closed (or Ctrl-C in the terminal, acted on at the next tick)."""
+    """Run the GUI loop until the window is closed (or Ctrl-C in the terminal, acted on at the next tick):
+    the same loop as `watch`'s window (viewer.gui.show)."""
     import matplotlib.pyplot as plt
 
-    window.on_close = lambda: plt.close(window.fig)
+    from viewer.gui import show
 
-    def on_sigint(_signum: int, _frame: object) -> None:
-        window.interrupted = True
-
-    restore = None
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        restore = signal.signal(signal.SIGINT, on_sigint)
-    window.start_timer()
-    try:
-        plt.show()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if restore is not None:
-            signal.signal(signal.SIGINT, restore)
-        window._stop()
-        plt.close("all")
+    show(window)  # type: ignore[arg-type] - the same duck type: on_close, interrupted, start/stop timers
+    plt.close("all")
