@@ -366,16 +366,20 @@ class DiagnosticFigure:
         shown = changes[-LR_LABELS:]
         while len(self.lr_texts) < len(shown):
             # Beside its line, at the height where the losses are farthest away (see update), small.
-            self.lr_texts.append(self.ax_loss.text(np.nan, 0.5, "", transform=self.ax_loss.get_xaxis_transform(),
-                                                   rotation=90, ha="right", va="center", color=LR_COLOR,
-                                                   fontsize=8))
+            # An annotation with annotation_clip is not drawn while its point is outside the panel: the
+            # window's limits can move after this (held or fitted x), and a label at an absurd epoch would
+            # otherwise be rasterised far off the canvas, where FreeType overflows.
+            self.lr_texts.append(self.ax_loss.annotate("", (np.nan, 0.5), xycoords=self.ax_loss.get_xaxis_transform(),
+                                                       annotation_clip=True, rotation=90, ha="right", va="center",
+                                                       color=LR_COLOR, fontsize=8))
         for text, change in zip(self.lr_texts, shown + [None] * (len(self.lr_texts) - len(shown))):
             if change is None:
-                text.set_x(np.nan)
+                text.xy = (np.nan, 0.5)
+                text.set_position(text.xy)
                 text.set_text("")
             else:
-                text.set_x(change[0] - 0.5)
-                text.set_y(self._emptiest_height(change[0]))
+                text.xy = (change[0] - 0.5, self._emptiest_height(change[0]))
+                text.set_position(text.xy)
                 text.set_text(f"lr {fmt_num(change[2])}")
 
     def _emptiest_height(self, epoch: int) -> float:
