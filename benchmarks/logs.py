@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from shared.diagnostics import EarlyStopping
+from shared.early_stopping import EarlyStopping
 from shared.logwriter import LogWriter
 from shared.records import END, EPOCH, PROGRESS, SCHEMA_VERSION, START
 

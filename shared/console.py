@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from shared.diagnostics import OK_TEXT, Check, Finding, Plateau, Settings, diagnose, fmt_num, plateau_of, plateau_ok
+from shared.diagnostics import OK_TEXT, Check, Finding, Settings, diagnose, plateau_ok
+from shared.number_format import fmt_num
+from shared.plateau import Plateau, plateau_of
 from shared.decision import KEYS as DECISION_KEYS
 from shared.history import History
 from shared.names import EPOCH_LINE_METRICS, METRIC_LABELS, metric_label

@@ -1,7 +1,7 @@
 """`--lr-schedule plateau`: lower the learning rate when the shared plateau rule fires.
 
 A small policy object (like EarlyStopping): feed it each epoch's val loss and the lr that epoch trained with;
-it answers the lr for the next epoch, or None to keep it. When the plateau rule (shared.diagnostics.Plateau,
+it answers the lr for the next epoch, or None to keep it. When the plateau rule (shared.plateau.Plateau,
 the one the diagnostics use) fires, the lr is multiplied by `factor`, never below `min_lr`; after a cut it
 waits at least `cooldown` epochs before the next one, so the lower lr gets time to show what it does.
 Early stopping keeps its own patience.
@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.diagnostics import PLATEAU_EPOCHS, Plateau, fmt_num
+from shared.number_format import fmt_num
+from shared.plateau import PLATEAU_EPOCHS, Plateau
 from shared.lr_options import DEFAULT_SCHEDULE, LR_FACTOR, MIN_LR, SCHEDULES  # noqa: F401 - re-exported
 COOLDOWN_EPOCHS = PLATEAU_EPOCHS  # epochs after a cut before the next one may come
 

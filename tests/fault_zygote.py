@@ -298,7 +298,7 @@ def serve() -> None:
     import numpy  # noqa: F401
     import torch  # noqa: F401
 
-    import shared.figure  # noqa: F401
+    import shared.figure_png  # noqa: F401
     import stlar_dl.cli  # noqa: F401
     import trainer.checkpoint  # noqa: F401
     import trainer.data  # noqa: F401

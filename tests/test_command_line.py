@@ -12,7 +12,8 @@ import pytest
 
 from fake_run import write_run
 from procs import STLAR, run
-from shared.diagnostics import EarlyStopping, Settings, check_early_stop
+from shared.diagnostics import Settings, check_early_stop
+from shared.early_stopping import EarlyStopping
 from shared.history import history_of
 from shared.rundir import RunDir
 from stlar_dl.cli import app, main

@@ -5,17 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from shared.diagnostics import (
-    INSTABILITY_STD,
-    Check,
-    EarlyStopping,
-    Settings,
-    diagnose,
-    epochs_without_improvement,
-    fmt_num,
-    improvements,
-    rolling_spread,
-)
+from shared.curve_metrics import INSTABILITY_STD, improvements, rolling_spread
+from shared.diagnostics import Check, Settings, diagnose
+from shared.early_stopping import EarlyStopping, epochs_without_improvement
+from shared.number_format import fmt_num
 
 NAN = math.nan
 DECLINE = [0.70, 0.60, 0.50, 0.40, 0.30]
@@ -143,7 +136,7 @@ def test_rolling_spread_of_rows_is_each_row_alone():
 
 
 def test_plateau_extend_is_update_epoch_by_epoch():
-    from shared.diagnostics import Plateau
+    from shared.plateau import Plateau
 
     rng = np.random.default_rng(5)
     for trial in range(30):

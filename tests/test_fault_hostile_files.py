@@ -431,7 +431,7 @@ def test_lr_changes_at_absurd_epochs_are_not_labelled_off_the_panel(tmp_path):
 
 
 def _show_everywhere(recs: list[dict], png: Path) -> None:
-    from shared.figure import save_png
+    from shared.figure_png import save_png
 
     lines = [(json.dumps(r, ensure_ascii=False) + "\n").encode() for r in recs]
     parsed = [decode(line) for line in lines]

@@ -12,7 +12,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from shared.figure import envelope, epoch_tick, figure_title, new_figure, save_png
+from shared.figure_axes import epoch_tick
+from shared.figure_data import envelope
+from shared.figure_png import figure_title, new_figure, save_png
 from shared.history import History
 
 
@@ -216,5 +218,5 @@ def test_lr_changes_are_marked_on_the_loss_panel():
     fig.canvas.draw()
     xs = [segment[0][0] for segment in panels.lr_lines.get_segments()]
     assert xs == [6.5, 11.5]  # before the first epoch at each new lr
-    labels = [(t.get_position()[0], t.get_text()) for t in panels.lr_texts if t.get_text()]
+    labels = [(t.get_position()[0], t.get_text()) for t in panels.lr_marks.texts if t.get_text()]
     assert labels == [(6.5, "lr 5e-4"), (11.5, "lr 2.5e-4")]

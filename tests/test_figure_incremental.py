@@ -9,7 +9,9 @@ import random
 import numpy as np
 from matplotlib.figure import Figure
 
-from shared.figure import MAX_POINTS, POINTS_PER_PIXEL, DiagnosticFigure, new_figure
+from shared.figure import DiagnosticFigure
+from shared.figure_data import MAX_POINTS, POINTS_PER_PIXEL
+from shared.figure_png import new_figure
 from shared.history import History
 
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from fake_run import write_run
 from shared.console import epoch_line
-from shared.figure import figure_title, new_figure
+from shared.figure_png import figure_title, new_figure
 from shared.history import history_of
 from shared.logreader import read_log
 from shared.rundir import RunDir

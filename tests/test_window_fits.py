@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from fake_run import write_run
-from shared.figure import new_figure
+from shared.figure_png import new_figure
 from shared.history import history_of
 from shared.rundir import RunDir
 from viewer.gui import fitted_size

@@ -39,7 +39,8 @@ import torch
 from torch import nn
 
 from shared.console import epoch_line, new_best_line
-from shared.diagnostics import EarlyStopping, fmt_num
+from shared.early_stopping import EarlyStopping
+from shared.number_format import fmt_num
 from shared.eta import eta_text
 from shared.lr_schedule import PlateauSchedule
 from shared.records import EPOCH, PROGRESS, STOP_REQUESTED

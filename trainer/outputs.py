@@ -81,7 +81,7 @@ def write_curves(path: str | Path, history: History, title: str | None = None) -
     outputs, so any failure becomes the returned warning.
     """
     try:
-        from shared.figure import figure_title, save_png
+        from shared.figure_png import figure_title, save_png
 
         save_png(history, path, title=title if title is not None else figure_title(history, None))
     except Exception as exc:  # noqa: BLE001 - see the docstring: any drawing failure is only a warning

@@ -18,7 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from shared.figure import DISPLAY_MAX, epoch_tick
+from shared.figure_axes import epoch_tick
+from shared.figure_data import DISPLAY_MAX
 from shared.history import History
 from viewer.runsummary import TRAIN_LOSS, UNSETTLED, VAL_LOSS, best_point, column
 

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from shared.atomic import atomic_path
-from shared.figure import PNG_COMPRESS_LEVEL
+from shared.figure_png import PNG_COMPRESS_LEVEL
 from viewer.comparefig import CompareFigure, Shown, run_colour
 from viewer.optdiff import differing, label
 from viewer.runset import Run

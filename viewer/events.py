@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.console import UNICODE, Glyphs, asciify, epoch_line, fmt_loss, new_best_line, warning_lines
-from shared.diagnostics import INSTABILITY_WINDOW, PLATEAU_EPOCHS, Check, Plateau, Settings, diagnose
+from shared.curve_metrics import INSTABILITY_WINDOW
+from shared.diagnostics import Check, Settings, diagnose
+from shared.plateau import PLATEAU_EPOCHS, Plateau
 from shared.decision import decision_lines, decision_of
 from shared.history import History
 from shared.lr_schedule import PlateauSchedule, cut_advice, schedule_of

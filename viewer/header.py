@@ -8,7 +8,7 @@ import re
 from matplotlib.text import Text
 
 from shared.console import UNICODE, epoch_line, fmt_loss
-from shared.diagnostics import fmt_num
+from shared.number_format import fmt_num
 from shared.history import History
 from shared.safetext import printable
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from shared.errors import InputError
-from shared.figure import figure_title, save_png
+from shared.figure_png import figure_title, save_png
 from shared.history import History, history_of
 from shared.logreader import NewRun, read_log
 from shared.records import EPOCH, Record

@@ -193,7 +193,7 @@ def watch_terminal(
 
 
 def _write_png(printer: ConsolePrinter, png: Path) -> None:
-    from shared.figure import figure_title, save_png
+    from shared.figure_png import figure_title, save_png
 
     try:
         save_png(printer.history, png, figure_title(printer.history, str(printer.run_dir)))

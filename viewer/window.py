@@ -24,7 +24,7 @@ from typing import Protocol, TextIO
 from matplotlib.figure import Figure
 
 from shared.console import UNICODE, asciify, final_report, glyphs_for
-from shared.figure import figure_title, save_png
+from shared.figure_png import figure_title, save_png
 from shared.history import History
 from shared.logreader import NewRun
 from shared.records import END, EPOCH, STOP_REQUESTED, Record
