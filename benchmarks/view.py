@@ -48,6 +48,15 @@ class Tap:
     def on_change(self, value) -> None:  # the Tk window sets it to wake its loop: it belongs to the follower
         self.follower.on_change = value
 
+    @property
+    def epoch_blocks(self) -> bool:
+        return getattr(self.follower, "epoch_blocks", False)
+
+    @epoch_blocks.setter
+    def epoch_blocks(self, value: bool) -> None:  # the window asks for blocks of epochs (a newer Follower)
+        if hasattr(self.follower, "epoch_blocks"):
+            self.follower.epoch_blocks = value
+
     def due(self) -> bool:
         return self.follower.due()
 
@@ -56,12 +65,17 @@ class Tap:
 
     def drain(self) -> list:
         items = self.follower.drain()
-        self._epochs += [r for r in items if isinstance(r, dict) and r.get("type") == EPOCH]
+        for item in items:
+            if isinstance(item, dict):
+                if item.get("type") == EPOCH:
+                    self._epochs.append(item)
+            elif hasattr(item, "records"):  # a block of epoch records (shared.fastrecords.EpochBlock)
+                self._epochs.append(item)  # its dicts are made in `take`, outside the view's timing
         return items
 
     def take(self) -> list[dict]:
-        epochs, self._epochs = self._epochs, []
-        return epochs
+        items, self._epochs = self._epochs, []
+        return [r for item in items for r in (item.records() if hasattr(item, "records") else (item,))]
 
 
 class AggView:

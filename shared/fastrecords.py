@@ -109,6 +109,41 @@ def to_record(obj: _Epoch | _Progress) -> Record:
     return record
 
 
+class EpochBlock:
+    """Consecutive epoch records of one run, in file order, as the reader's fast path parsed them.
+
+    A reader in `epoch_blocks` mode yields one of these in place of a run of epoch records, for consumers
+    that fold epochs into a History column by column (`History.extend`): building a dict per record and
+    folding it again was about half the time of attaching to a 100,000-epoch log. `records()` gives the
+    dicts a reader yields otherwise, for the few epochs a consumer shows one by one.
+    """
+
+    __slots__ = ("structs",)
+
+    def __init__(self, structs: list[_Epoch]) -> None:
+        self.structs = structs
+
+    def __len__(self) -> int:
+        return len(self.structs)
+
+    def __repr__(self) -> str:
+        return f"EpochBlock({len(self.structs)} epochs)"
+
+    def records(self) -> list[Record]:
+        return [to_record(obj) for obj in self.structs]
+
+    def split(self, n: int) -> tuple[EpochBlock, EpochBlock]:
+        """The first `n` epochs and the rest."""
+        return EpochBlock(self.structs[:n]), EpochBlock(self.structs[n:])
+
+    def last_best(self) -> int | None:
+        """The epoch of the last record that says `best`, or None."""
+        for obj in reversed(self.structs):
+            if obj.best:
+                return obj.epoch
+        return None
+
+
 def fast_decode(line: bytes) -> Record | None:
     """The record on `line` if it is an epoch or progress record of exactly the known shape, else None."""
     obj = fast_parse(line)

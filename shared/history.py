@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from shared.fastrecords import EpochBlock, to_record
 from shared.records import END, EPOCH, PROGRESS, RESUME, START, STOP_REQUESTED, Record
 
 NAN = float("nan")
@@ -38,8 +39,10 @@ class History:
         self.records = 0
         self.resumes: list[int] = []  # the epoch after which each resume continued the run (`train-dl --resume`)
 
-    def add(self, record: Record) -> bool:
-        """Fold in one record; True if it adds an epoch (the figure needs a redraw)."""
+    def add(self, record: Record | EpochBlock) -> bool:
+        """Fold in one record (or a reader's `EpochBlock`); True if it adds an epoch (the figure needs a redraw)."""
+        if type(record) is EpochBlock:
+            return self.extend((record,)) > 0
         rtype = record.get("type")
         if rtype == EPOCH:  # one fold of an epoch, shared with the bulk path
             self.extend((record,))
@@ -60,13 +63,21 @@ class History:
             self._resume(record)
         return False
 
-    def extend(self, records: Sequence[Record]) -> int:
+    def extend(self, records: Sequence[Record | EpochBlock]) -> int:
         """Fold in `records` in order, exactly as `add` on each would; return how many epochs they added.
 
         The bulk path of attaching to a long run: epoch records are folded in one tight loop (one `add` per
-        record was half a second of a 100,000-epoch attach); other records go through `add`.
+        record was half a second of a 100,000-epoch attach), an `EpochBlock` column by column; other records
+        go through `add`.
         """
         before = len(self.epochs)
+        if any(type(item) is EpochBlock for item in records):
+            for item in records:
+                if type(item) is EpochBlock:
+                    self._fold_block(item)
+                else:
+                    self.extend((item,))
+            return len(self.epochs) - before
         epochs, train, val, lr, seconds = (self.epochs.append, self.train_loss.append, self.val_loss.append,
                                            self.lr.append, self.seconds.append)
         metrics = self.metrics
@@ -105,6 +116,37 @@ class History:
             self.records += 1
             self.last_time = record.get("time", self.last_time)
         return len(self.epochs) - before
+
+    def _fold_block(self, block: EpochBlock) -> None:
+        """Fold a reader's block of epoch records in, exactly as `extend` folds their dicts, a column at a time."""
+        objs = block.structs
+        if not objs:
+            return
+        metrics = self.metrics
+        keys = metrics.keys()
+        if objs[0].metrics.keys() != keys:  # the first epoch (or new metrics): its fold sets up the columns
+            self.extend((to_record(objs[0]),))
+            objs = objs[1:]
+        rows = [obj.metrics for obj in objs]
+        if not objs:
+            return
+        if any(row.keys() != keys for row in rows):
+            # Metrics that come and go: the per-record fold pads the columns.
+            self.extend([to_record(obj) for obj in objs])
+            return
+        if self.run_id is None:
+            self.run_id = objs[0].run_id
+        self.epochs += [obj.epoch for obj in objs]
+        self.train_loss += _floats([obj.train_loss for obj in objs])
+        self.val_loss += _floats([obj.val_loss for obj in objs])
+        self.lr += _floats([obj.lr for obj in objs])
+        self.seconds += _floats([obj.seconds for obj in objs])
+        for name, column in metrics.items():
+            column += _floats([row[name] for row in rows])
+        self.last_epoch = to_record(objs[-1])
+        self.progress = None
+        self.records += len(objs)
+        self.last_time = objs[-1].time
 
     def _resume(self, record: Record) -> None:
         """The run goes on after epoch `record["epoch"]` in a new trainer process: one continuous run.
@@ -175,6 +217,13 @@ class History:
     @property
     def stopping(self) -> bool:
         return self.stop_request is not None and self.end is None
+
+
+def _floats(values: list) -> list[float]:
+    """A column's numbers as floats, null as NaN (what `extend` does per value, for a whole column)."""
+    if None in values:
+        return [NAN if value is None else float(value) for value in values]
+    return list(map(float, values))
 
 
 def history_of(records: list[Record]) -> History:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.fastrecords import fast_parse, is_progress, to_record
+from shared.fastrecords import EpochBlock, fast_parse, is_progress, to_record
 from shared.records import PROGRESS, START, Record, RecordError, decode
 from shared.seq_ledger import SeqLedger
 
@@ -81,12 +81,17 @@ class LogReader:
         on_warning: Callable[[str], None] | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
         latest_progress: bool = False,
+        epoch_blocks: bool = False,
     ) -> None:
         self.path = Path(path)
         self.max_line_bytes = max_line_bytes
         # True: of consecutive progress records, a poll yields only the last one. A viewer shows only the
         # latest progress (History keeps one), and a week-long log holds 300,000 of them (~1 GB as dicts).
         self.latest_progress = latest_progress
+        # True (with latest_progress): a run of epoch records read on the fast path is yielded as one
+        # `EpochBlock`, and a progress record followed by an epoch is dropped (the epoch supersedes it in a
+        # History). For consumers that fold records into a History (the window, replay).
+        self.epoch_blocks = epoch_blocks
         self.warnings: list[str] = []
         self.skipped_lines = 0
         self.run_id: str | None = None
@@ -241,12 +246,14 @@ class LogReader:
             self._pending.clear()
             self._skipping = True
 
-    def _lines(self, lines: list[bytes], out: list[Record | NewRun]) -> None:
+    def _lines(self, lines: list[bytes], out: list[Record | NewRun | EpochBlock]) -> None:
         # The hot loop of attaching to a long run: locals, and the common case (the next epoch or progress
         # record of the current run, in order, parsed and checked in C by `fast_parse`) first. Anything
         # unusual (other types, extra fields, odd numbers, bad lines) goes through `_line`.
         parse, record_of, progress, append = fast_parse, to_record, is_progress, out.append
         latest = self.latest_progress
+        blocks = latest and self.epoch_blocks
+        block: list = []  # epoch_blocks: the Structs of the epochs read since the last other item
         max_len, run_id, ledger = self.max_line_bytes, self.run_id, self._ledger
         expected, limit = ledger.next_seq, ledger.limit  # SeqLedger.fast, inlined (written back below)
         normal = self._reread is None  # while re-reading, every line goes through `_line`
@@ -265,11 +272,18 @@ class LogReader:
                     if latest and progress(obj):
                         held = obj
                         continue
+                    if blocks:
+                        held = None  # superseded by this epoch
+                        block.append(obj)
+                        continue
                     if held is not None:
                         self._yield_progress(record_of(held), out)
                         held = None
                     append(record_of(obj))
                     continue
+            if block:
+                append(EpochBlock(block))
+                block = []
             if held is not None:
                 self._yield_progress(record_of(held), out)
                 held = None
@@ -278,6 +292,8 @@ class LogReader:
             self._line(line, out)
             run_id, ledger, normal = self.run_id, self._ledger, self._reread is None
             expected, limit = ledger.next_seq, ledger.limit
+        if block:
+            append(EpochBlock(block))
         if held is not None:
             self._yield_progress(record_of(held), out)
         ledger.next_seq = expected

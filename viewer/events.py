@@ -13,6 +13,7 @@ from typing import Any
 from shared.console import UNICODE, Glyphs, asciify, epoch_line, fmt_loss, new_best_line, warning_lines
 from shared.curve_metrics import INSTABILITY_WINDOW
 from shared.diagnostics import Check, Settings, diagnose
+from shared.fastrecords import EpochBlock
 from shared.plateau import PLATEAU_EPOCHS, Plateau
 from shared.decision import decision_lines, decision_of
 from shared.history import History
@@ -63,6 +64,13 @@ def end_line(record: Record) -> str:
 def _who(stop: dict[str, Any] | None) -> str:
     by = (stop or {}).get("by")
     return f" by {by}" if by else ""
+
+
+def _records(items: list) -> list[Record | NewRun]:
+    """`items` with each `EpochBlock` replaced by its records."""
+    if not any(type(item) is EpochBlock for item in items):
+        return items
+    return [r for item in items for r in (item.records() if type(item) is EpochBlock else (item,))]
 
 
 class Events:
@@ -134,7 +142,12 @@ class Events:
         """Before the lines of `items`: of the new bests among them only the last one is in best.pt now, so
         only its line says "Saved to" (replay sets `final_best` instead: the run's last best)."""
         for item in reversed(items):
-            if not isinstance(item, NewRun) and item["type"] == EPOCH and item["best"]:
+            if type(item) is EpochBlock:
+                best = item.last_best()
+                if best is not None:
+                    self.saved_epoch = best
+                    return
+            elif not isinstance(item, NewRun) and item["type"] == EPOCH and item["best"]:
                 self.saved_epoch = item["epoch"]
                 return
 
@@ -147,12 +160,35 @@ class Events:
         printed as newly firing there. The terminal keeps CATCH_UP_EPOCHS; the window keeps the epochs its log
         panel shows.
         """
-        n = sum(1 for item in items if not isinstance(item, NewRun) and item["type"] == EPOCH)
+        n = sum(len(item) if type(item) is EpochBlock else not isinstance(item, NewRun) and item["type"] == EPOCH
+                for item in items)
         skip = n - keep if n > CATCH_UP_EPOCHS else 0
         if skip:
             self.firing = frozenset()
             self._off_for = {}
         return skip
+
+    @staticmethod
+    def split(items: list[Record | NewRun | EpochBlock], skip: int) -> tuple[list, list[Record | NewRun]]:
+        """`items` as (the leading records up to the `skip`-th epoch, the rest): the first part is folded in
+        bulk (`History.extend`), the rest one record at a time, so a reader's `EpochBlock` there is turned into
+        its records. The first part ends early at a `NewRun`."""
+        bulk: list = []
+        end = seen = 0
+        while end < len(items) and seen < skip and not isinstance(items[end], NewRun):
+            item = items[end]
+            if type(item) is EpochBlock:
+                if seen + len(item) > skip:
+                    head, tail = item.split(skip - seen)
+                    bulk.append(head)
+                    rest = [*tail.records(), *items[end + 1:]]
+                    return bulk, _records(rest)
+                seen += len(item)
+            else:
+                seen += item["type"] == EPOCH
+            bulk.append(item)
+            end += 1
+        return bulk, _records(items[end:])
 
     @staticmethod
     def catch_up_note(skip: int, keep: int = CATCH_UP_EPOCHS, lines: bool = True) -> str:

@@ -113,6 +113,16 @@ class Follower:
         self._last_drain = -float("inf")  # the first due() is true: read what is already there
 
     @property
+    def epoch_blocks(self) -> bool:
+        """True: `drain()` yields runs of epoch records as `EpochBlock`s (see `LogReader`); for a consumer that
+        folds them into a History (the window). Off by default: other consumers get every record as a dict."""
+        return self.reader.epoch_blocks
+
+    @epoch_blocks.setter
+    def epoch_blocks(self, value: bool) -> None:
+        self.reader.epoch_blocks = value
+
+    @property
     def watched_dir(self) -> Path | None:
         """The directory the file events come from now (None before start or without file events)."""
         return self._watched[0] if self._watched and self._watch is not None else None

@@ -116,6 +116,8 @@ class RunWindow:
         self._ticker: Ticker | None = None
         self._held: dict[tuple, tuple[float, float]] = {}  # limits held per (axes, "x" or "y")
         source.on_warning = self._reader_warning
+        if hasattr(source, "epoch_blocks"):  # a Follower: runs of epochs come as blocks (see Events.split)
+            source.epoch_blocks = True
 
         parts = lay_out(fig, f"stlar-dl {'watch' if live else 'replay'} — {self.run_dir.path}")
         self.caption, self.header, self.panels = parts.caption, parts.header, parts.panels
@@ -209,18 +211,15 @@ class RunWindow:
         self.events.saved_best(items)
         if skip:
             self._log(self.events.catch_up_note(skip, CATCH_UP_EPOCHS, lines=False))
-            # The oldest `skip` epochs: folded in bulk. Records of other types among them (the start record)
-            # still get their lines, in order; none of those lines reads the epochs.
-            end = seen = 0
-            while end < len(items) and seen < skip and not isinstance(items[end], NewRun):
-                seen += items[end]["type"] == EPOCH
-                end += 1
-            bulk, items = items[:end], items[end:]
+        # The oldest `skip` epochs: folded in bulk. Records of other types among them (the start record)
+        # still get their lines, in order; none of those lines reads the epochs.
+        bulk, items = self.events.split(items, skip)
+        if bulk:
             added = self.history.extend(bulk)
             epochs = added > 0
             skip -= added
             for item in bulk:
-                if item["type"] != EPOCH:
+                if isinstance(item, dict) and item["type"] != EPOCH:
                     for text in self.events.lines(item, self.history, diagnose=False):
                         self._log(text)
         for item in items:
