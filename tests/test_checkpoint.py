@@ -1,4 +1,4 @@
-"""best.pt: STLAR's keys, safe loading with weights_only=True, atomic replacement."""
+"""best.pt (and last.pt's atomic write): STLAR's keys, safe loading with weights_only=True, atomic replacement."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from shared.errors import InputError, RunDirError
 from trainer.checkpoint import load_checkpoint, load_model, save_checkpoint
 from trainer.models import build_model
+from trainer.resume import save_last
 
 
 @pytest.mark.parametrize("model_type", [1, 2])
@@ -31,10 +32,19 @@ def test_round_trip_predicts_the_same(tmp_path, model_type):
         assert loaded(x).shape == (4,)
 
 
-def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    model = build_model(1)
-    path = tmp_path / "best.pt"
-    save_checkpoint(path, model, 1, epoch=1, val_loss=0.5, config={})
+def _save_best(path, epoch):
+    save_checkpoint(path, build_model(1), 1, epoch=epoch, val_loss=0.5, config={})
+
+
+def _save_last(path, epoch):
+    save_last(path, {"format": "stlar-dl last", "epoch": epoch, "model_state": build_model(1).state_dict()})
+
+
+@pytest.mark.parametrize("save, name, what", [(_save_best, "best.pt", "checkpoint"),
+                                              (_save_last, "last.pt", "resume checkpoint")])
+def test_a_failed_save_keeps_the_previous_file_and_says_which(tmp_path, monkeypatch, save, name, what):
+    path = tmp_path / name
+    save(path, 1)
     before = path.read_bytes()
 
     real_write_bytes = Path.write_bytes
@@ -44,10 +54,12 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Path, "write_bytes", disk_full)
-    with pytest.raises(RunDirError, match="No space left on device.*previous best.pt, if any, is intact"):
-        save_checkpoint(path, model, 1, epoch=2, val_loss=0.4, config={})
+    with pytest.raises(RunDirError) as raised:
+        save(path, 2)
+    assert str(raised.value) == (f"{path}: cannot save the {what} (No space left on device); free disk space or "
+                                 f"choose another --out-dir (the previous {name}, if any, is intact)")
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]  # no temporary file left behind
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
 
 
 def test_non_finite_val_loss_is_stored_as_none(tmp_path):

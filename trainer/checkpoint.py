@@ -34,14 +34,19 @@ def checkpoint_dict(model: nn.Module, model_type: int, epoch: int, val_loss: flo
 
 def save_checkpoint(path: str | Path, model: nn.Module, model_type: int, epoch: int, val_loss: float,
                     config: dict[str, Any]) -> None:
-    """Write the checkpoint atomically: readers and a crash see the previous `best.pt` or the new one whole.
+    """Write best.pt atomically; RunDirError (the earlier `best.pt` intact) if it cannot be written."""
+    save_atomically(checkpoint_dict(model, model_type, epoch, val_loss, config), path, "checkpoint")
 
-    Raises RunDirError (the earlier `best.pt` intact) if the file cannot be written, e.g. the disk is full.
+
+def save_atomically(data: dict[str, Any], path: str | Path, what: str) -> None:
+    """`torch.save` `data` to `path` atomically: readers and a crash see the previous file or the new one whole.
+
+    Raises RunDirError naming `what` (e.g. "checkpoint"), the path and the cause if the file cannot be written,
+    e.g. the disk is full; the previous file, if any, is then intact and no temporary file is left.
     """
     path = Path(path)
-    data = checkpoint_dict(model, model_type, epoch, val_loss, config)
     # Serialised in memory, then written as plain bytes: torch's own file writer reports a full disk as
-    # "unexpected pos 15808 vs 15704"; a plain write says "No space left on device".
+    # "unexpected pos 15808 vs 15704" (a RuntimeError); a plain write says "No space left on device".
     buffer = io.BytesIO()
     torch.save(data, buffer)
     try:
@@ -49,13 +54,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, model_type: int, epoch: 
             tmp.write_bytes(buffer.getbuffer())
     except OSError as exc:
         raise RunDirError(
-            f"{path}: cannot save the checkpoint ({exc.strerror or exc}); free disk space or choose another "
+            f"{path}: cannot save the {what} ({exc.strerror or exc}); free disk space or choose another "
             f"--out-dir (the previous {path.name}, if any, is intact)"
-        ) from exc
-    except RuntimeError as exc:  # torch.save reports some write failures (disk full) as RuntimeError
-        raise RunDirError(
-            f"{path}: cannot save the checkpoint ({' '.join(str(exc).split())}); free disk space or choose "
-            f"another --out-dir (the previous {path.name}, if any, is intact)"
         ) from exc
 
 

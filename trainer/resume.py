@@ -14,7 +14,6 @@ the model or the data (`RUN_DEFINING`) must stay as they were; more epochs, a ne
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import random
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shared.errors import InputError, RunDirError
+from shared.errors import InputError
 from shared.logreader import read_log
 from shared.records import END, EPOCH, START, Record
 from shared.rundir import RunDir
@@ -137,20 +136,10 @@ def last_dict(*, model: Any, optimizer: Any, loop_state: Any, epoch: int, run_id
 
 
 def save_last(path: str | Path, data: dict[str, Any]) -> None:
-    """Write last.pt atomically (serialised in memory first, like best.pt); RunDirError if it cannot be."""
-    import torch
+    """Write last.pt atomically, as best.pt is written; RunDirError if it cannot be."""
+    from trainer.checkpoint import save_atomically
 
-    from shared.atomic import atomic_path
-
-    path = Path(path)
-    buffer = io.BytesIO()
-    torch.save(data, buffer)
-    try:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(buffer.getbuffer())
-    except OSError as exc:
-        raise RunDirError(f"{path}: cannot save the resume checkpoint ({exc.strerror or exc}); free disk space "
-                          f"(the previous {path.name}, if any, is intact)") from exc
+    save_atomically(data, path, "resume checkpoint")
 
 
 def load_last(path: str | Path) -> dict[str, Any]:
