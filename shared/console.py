@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from shared.diagnostics import OK_TEXT, Check, Finding, Settings, diagnose, plateau_ok
-from shared.number_format import fmt_num
+from shared.number_format import fmt_loss, fmt_num
 from shared.plateau import Plateau, plateau_of
 from shared.decision import KEYS as DECISION_KEYS
 from shared.history import History
@@ -60,10 +60,6 @@ def asciify(text: str, g: Glyphs) -> str:
     ):
         text = text.replace(u, a)
     return text
-
-
-def fmt_loss(value: float | None) -> str:
-    return "nan" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
 def fmt_signed(value: float | None) -> str:

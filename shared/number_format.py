@@ -1,4 +1,5 @@
-"""Numbers as people type them on the command line, for advice and labels that quote an option's value."""
+"""Numbers as people read them: option values as they are typed (for advice and labels), losses as every surface
+shows them."""
 
 from __future__ import annotations
 
@@ -14,3 +15,8 @@ def fmt_num(x: float) -> str:
         mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}e{int(exponent)}"
     return f"{x:.4g}"
+
+
+def fmt_loss(value: float | None) -> str:
+    """A loss as every surface writes it (4 decimals; `nan` for a missing or non-finite one)."""
+    return "nan" if value is None or not math.isfinite(value) else f"{value:.4f}"

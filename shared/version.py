@@ -5,3 +5,4 @@ milliseconds. pyproject.toml reads the version from here, so there is one place 
 """
 
 __version__ = "0.1.0"
+VERSION_LINE = f"stlar-dl {__version__}"  # what `stlar-dl --version` prints

@@ -1,115 +1,29 @@
-"""The `stlar-dl` command: composes the trainer's and the viewer's commands and is the one error boundary.
+"""The `stlar-dl` command: runs the typer app (`stlar_dl.app`) and is the one error boundary.
 
 Library code raises typed exceptions (`shared.errors.StlarError`); here they become one line on stderr and
 exit code 2, like usage errors. Nothing below this layer prints a traceback for a user's mistake.
+
+`stlar-dl stop RUN_DIR`, `stlar-dl runs` and `stlar-dl --version` start without typer (`quick_command`):
+importing it and building its pydantic type adapters costs ~0.2 s, many times the work of a stop (reading a
+log's two ends and writing one file). Only their plain forms are taken, and they call the function the
+typer command calls.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import sys
-from collections.abc import Sequence
-
-import typer
-
-import typer.core
-
-# The click that typer itself runs on: newer typer vendors it as typer._click (and installs no click),
-# older typer imports the click package. Catching another copy's exceptions would catch nothing.
-_click = getattr(typer.core, "_click", None) or typer.core.click
-ClickException, UsageError = _click.exceptions.ClickException, _click.exceptions.UsageError
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from shared.errors import OutputClosed, StlarError
+from shared.rundir import DEFAULT_RUN_DIR
 from shared.safetext import printable
-from shared.version import __version__
-from trainer.cli import EXIT_HELP
-from trainer.cli import register as register_trainer
-from viewer.cli import register as register_viewer
-from viewer.compare_cli import register as register_compare
-
-app = typer.Typer(
-    name="stlar-dl",
-    help="Train 1-D CNN detectors of HFO segments, and watch, diagnose and stop training live.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"stlar-dl {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version,
-                                 is_eager=True),
-) -> None:
-    """Train 1-D CNN detectors of HFO segments, and watch, diagnose and stop training live.
-
-    The trainer writes RUN_DIR/training_log.jsonl; `stlar-dl watch RUN_DIR` shows it live from another process.
-    """
-
-
-register_trainer(app)
-register_viewer(app)
-register_compare(app)
-
-# Every command's exit codes, shown at the end of its --help (and listed in the README).
-_COMMON = "2 bad input (one line on stderr says what and how to fix it); 130 Ctrl-C; 1 internal error"
-EXIT_CODES = {
-    "": f"Exit status: 0 success; {_COMMON}. Each command's --help lists its own.",
-    "train-dl": EXIT_HELP,
-    "demo": EXIT_HELP,
-    "demo-data": f"Exit status: 0 written; {_COMMON}.",
-    "export": f"Exit status: 0 exported and checked against the checkpoint; {_COMMON}.",
-    "watch": "Exit status: 0 the window was closed, the run ended (--no-window) or Ctrl-C detached (training goes "
-             "on); 3 (--no-window) the run crashed: no end record, its trainer gone from this host and the log "
-             f"quiet for 90 s (a stalled run is waited for); {_COMMON.replace('; 130 Ctrl-C', '')}.",
-    "replay": f"Exit status: 0 shown (also when a pipe's reader such as head stops early); {_COMMON}.",
-    "stop": f"Exit status: 0 the stop was requested (or already had been); {_COMMON}.",
-    "tensorboard": "Exit status: 0 written (with --follow: every run ended, or Ctrl-C); 2 also when TensorBoard "
-                   f"is not installed (the line says how to install it); {_COMMON}.",
-    "runs": f"Exit status: 0 listed (also when no run is found); {_COMMON}.",
-    "compare": "Exit status: 0 the window was closed, the PNG written, or (--no-window) no run is live any more or "
-               f"Ctrl-C detached (training goes on); {_COMMON.replace('; 130 Ctrl-C', '')}.",
-}
-_METAVARS = {"int": "N", "float": "NUMBER", "str": "TEXT", "path": "PATH"}
-
-
-def _plain_help() -> None:
-    """One metavar style in every --help: UPPERCASE words (FILE, N, NUMBER), none for a flag, and an argument
-    shown once, by its name (typer 0.2x would print `<bool>`, `<int>` and `RUN_DIR <path>`)."""
-    import typer.core as core
-
-    option_type = core.TyperOption.display_type_rich
-
-    def option_metavar(self, ctx):  # noqa: ANN001 - typer's signature
-        if getattr(self, "is_flag", False):
-            return None
-        shown = option_type(self, ctx)
-        if self.metavar is None and isinstance(shown, str) and shown.startswith("<") and shown.endswith(">"):
-            return _METAVARS.get(shown[1:-1], shown[1:-1].upper())
-        return shown
-
-    core.TyperOption.display_type_rich = option_metavar
-    core.TyperArgument.display_type_rich = lambda self, ctx: None
-
-
-_plain_help()
-
-
-def command() -> _click.Command:
-    """The click command of the app, with -h as well as --help and each command's exit codes in its help."""
-    group = typer.main.get_command(app)
-    group.context_settings["help_option_names"] = ["-h", "--help"]  # inherited by every command's context
-    group.epilog = EXIT_CODES[""]
-    for name, sub in getattr(group, "commands", {}).items():
-        if name in EXIT_CODES:
-            sub.epilog = EXIT_CODES[name]
-    return group
+from shared.version import VERSION_LINE
 
 
 def error_line(message: str) -> None:
@@ -118,25 +32,102 @@ def error_line(message: str) -> None:
     print(f"Error: {text}", file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class Quick:
+    """A command's plain form that runs without typer: one positional parameter and boolean flags.
+
+    `function` (in `module`) is what the typer command calls, with the same keywords; tests check that the
+    typer command still declares exactly these parameters (tests/test_quick_commands.py).
+    """
+
+    module: str
+    function: str
+    argument: str  # the positional parameter's name
+    many: bool  # it takes any number of words (typer: a list); else at most one
+    default: Any  # its value when no word is given
+    flags: dict[str, str] = field(default_factory=dict)  # --flag -> parameter name (False unless given)
+
+    def bind(self, words: Sequence[str]) -> Callable[[], int] | None:
+        """The call for `words` (the words after the command's name), or None when typer must parse them."""
+        values: dict[str, Any] = dict.fromkeys(self.flags.values(), False)
+        positional = []
+        for word in words:
+            if word in self.flags:
+                values[self.flags[word]] = True
+            elif not word or word.startswith("-"):  # help, `--`, another option, or a word typer would refuse
+                return None
+            else:
+                positional.append(Path(word))
+        if len(positional) > 1 and not self.many:
+            return None
+        values[self.argument] = (positional if self.many else positional[0]) if positional else self.default
+        return functools.partial(self._call, values)
+
+    def _call(self, values: dict[str, Any]) -> int:
+        code = getattr(importlib.import_module(self.module), self.function)(**values)
+        return code if isinstance(code, int) else 0
+
+
+# `stop` and `runs` are what scripts and impatient users run, often in a loop: their plain forms start without
+# typer, whose import and per-parameter pydantic adapters cost ~0.2 s, more than the work itself.
+QUICK = {
+    "stop": Quick("viewer.stop", "stop_command", argument="run_dir", many=False, default=Path(DEFAULT_RUN_DIR)),
+    "runs": Quick("viewer.runs", "runs_command", argument="dirs", many=True, default=(),
+                  flags={"--json": "json_out"}),
+}
+
+
+def _print_version() -> int:
+    print(VERSION_LINE, flush=True)
+    return 0
+
+
+def quick_command(args: Sequence[str]) -> Callable[[], int] | None:
+    """The call that runs `args` without typer, or None when typer must parse them.
+
+    Taken here: `--version` alone, and the plain forms of the QUICK commands. Anything else (help, `--`, an
+    unknown option, a word typer would refuse) goes to typer, so help and usage errors have one source.
+    """
+    if list(args) == ["--version"]:
+        return _print_version
+    quick = QUICK.get(args[0]) if args else None
+    return quick.bind(args[1:]) if quick is not None else None
+
+
+def _run_app(args: list[str]) -> int:
+    """Parse `args` with typer and run the command; usage errors become one line and exit code 2."""
+    from stlar_dl.app import ClickException, UsageError, command
+
+    import typer
+
+    try:
+        code = command().main(args=args or ["--help"], prog_name="stlar-dl", standalone_mode=False)
+    except UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        error_line(exc.format_message() + hint)
+        return 2
+    except ClickException as exc:
+        error_line(exc.format_message())
+        return exc.exit_code
+    except typer.Abort:  # click's form of Ctrl-C
+        return 130
+    return code if isinstance(code, int) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; exit 2 with one line for bad input, 130 for Ctrl-C. `stlar-dl` alone prints the help."""
     args = list(argv) if argv is not None else sys.argv[1:]
+    quick = quick_command(args)
     try:
-        code = command().main(args=args or ["--help"], prog_name="stlar-dl", standalone_mode=False)
+        code = quick() if quick is not None else _run_app(args)
     except StlarError as exc:
         # `quiet`: a torchrun process other than rank 0, whose rank 0 reports the same error;
         # `exit_code`: 1 for a failure that is no input mistake (a peer process died).
         if not getattr(exc, "quiet", False):
             error_line(str(exc))
         sys.exit(getattr(exc, "exit_code", 2))
-    except UsageError as exc:
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        error_line(exc.format_message() + hint)
-        sys.exit(2)
-    except ClickException as exc:
-        error_line(exc.format_message())
-        sys.exit(exc.exit_code)
-    except typer.Abort:
+    except KeyboardInterrupt:  # in a quick command (typer turns it into Abort): the same newline and code
+        print(file=sys.stderr, flush=True)
         sys.exit(130)
     except (OutputClosed, BrokenPipeError):
         # The reader of a pipe stopped early (`stlar-dl replay RUN_DIR | head -1`): nothing more to say.
@@ -147,4 +138,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         except (OSError, ValueError):
             pass
         sys.exit(0)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(code)

@@ -299,6 +299,7 @@ def serve() -> None:
     import torch  # noqa: F401
 
     import shared.figure_png  # noqa: F401
+    import stlar_dl.app  # noqa: F401 (the typer app; stlar_dl.cli imports it only when a command needs it)
     import stlar_dl.cli  # noqa: F401
     import trainer.checkpoint  # noqa: F401
     import trainer.data  # noqa: F401

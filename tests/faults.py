@@ -466,7 +466,7 @@ def nobody_python() -> tuple[tuple[str, ...], str] | str:
     candidates = [sys.executable, getattr(sys, "_base_executable", sys.executable), f"/usr/bin/python{version}",
                   f"/usr/local/bin/python{version}"]
     for exe in dict.fromkeys(candidates):
-        done = subprocess.run(as_nobody([exe, "-c", "import stlar_dl.cli, shared.logreader, watchdog"]),
+        done = subprocess.run(as_nobody([exe, "-c", "import stlar_dl.app, stlar_dl.cli, shared.logreader, watchdog"]),
                               env=child_env(PYTHONPATH=path, HOME="/tmp", MPLCONFIGDIR="/tmp"),
                               capture_output=True, text=True, timeout=120)
         if done.returncode == 0:

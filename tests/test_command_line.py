@@ -16,7 +16,8 @@ from shared.diagnostics import Settings, check_early_stop
 from shared.early_stopping import EarlyStopping
 from shared.history import history_of
 from shared.rundir import RunDir
-from stlar_dl.cli import app, main
+from stlar_dl.app import app
+from stlar_dl.cli import main
 from trainer.outputs import params_dict
 from viewer.paths import run_dir_arg
 

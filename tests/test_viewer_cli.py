@@ -64,12 +64,14 @@ def test_following_a_run_never_imports_torch(tmp_path):
     assert "torch" not in imported and "watchdog.observers" in imported
 
 
-def test_stop_starts_without_numpy_matplotlib_or_torch(tmp_path):
+@pytest.mark.parametrize("command", [["stop"], ["runs"], ["runs", "--json"]])
+def test_stop_and_runs_start_without_typer_numpy_matplotlib_or_torch(tmp_path, command):
     # `stlar-dl stop` is what a script or a tired user runs on a week-long log: it reads the log's two ends
-    # and writes one file, so it must not pay for the numeric or drawing stack at start-up.
+    # and writes one file, so it must not pay for the numeric or drawing stack, nor for typer (and the
+    # pydantic it builds its parameters with), at start-up. `runs` reads the ends of many logs.
     write_run(RunDir(tmp_path).log, 2)
-    done = run(STLAR[:1] + ["-X", "importtime"] + STLAR[1:] + ["stop", str(tmp_path)])
+    done = run(STLAR[:1] + ["-X", "importtime"] + STLAR[1:] + [command[0], str(tmp_path), *command[1:]])
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert imported, done.stderr
-    for heavy in ("numpy", "matplotlib", "torch"):
-        assert heavy not in imported, f"`stlar-dl stop` imports {heavy}"
+    for heavy in ("numpy", "matplotlib", "torch", "typer", "click", "pydantic"):
+        assert heavy not in imported, f"`stlar-dl {' '.join(command)}` imports {heavy}"

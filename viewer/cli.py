@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         run_dir: Path = typer.Argument(Path(DEFAULT_RUN_DIR), metavar="RUN_DIR", help=RUN_DIR_HELP, show_default=True),
     ) -> None:
         """Ask the run in RUN_DIR to stop after its current epoch (writes RUN_DIR/STOP)."""
-        from shared.safetext import printable
-        from viewer.stop import stop_run
+        # `stlar-dl stop [RUN_DIR]` itself skips typer (stlar_dl.cli.quick_command) and calls the same function.
+        from viewer.stop import stop_command
 
-        typer.echo(printable(stop_run(run_dir)))
+        stop_command(run_dir)

@@ -26,9 +26,10 @@ def register(app: typer.Typer) -> None:
 
         Finds every folder with a training_log.jsonl, archived runs included. Reads only the start and the end of each log, so hundreds of runs list in about a second; a best AUROC marked ≥ is the best of a long run's last 50 epochs.
         """  # noqa: E501 - typer keeps a paragraph's line breaks
-        from viewer.runs import runs as run_runs
+        # `stlar-dl runs [DIR]... [--json]` itself skips typer (stlar_dl.cli.quick_command), calling the same function.
+        from viewer.runs import runs_command
 
-        raise typer.Exit(run_runs(dirs or [Path(".")], as_json_lines=json_out))
+        raise typer.Exit(runs_command(dirs, json_out=json_out))
 
     @app.command()
     def compare(

@@ -23,6 +23,11 @@ def list_runs(dirs: Sequence[Path], *, on_warning=None, now: float | None = None
     return by_start([summarize_dir(path, now=now) for path in find_runs(roots, on_warning=on_warning)])
 
 
+def runs_command(dirs: Sequence[Path] | None, *, json_out: bool = False) -> int:
+    """`stlar-dl runs [DIR]... [--json]`: `runs` under DIRs, by default the current folder."""
+    return runs(dirs or [Path(".")], as_json_lines=json_out)
+
+
 def runs(dirs: Sequence[Path], *, as_json_lines: bool = False, out: TextIO = sys.stdout,
          err: TextIO = sys.stderr) -> int:
     """Print the runs under `dirs` (a table, or with `as_json_lines` one JSON array); return the exit code."""

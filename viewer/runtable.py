@@ -10,9 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from shared.console import fmt_loss
-from viewer.optdiff import SHORT_NAMES, label, option_value
 from shared.history import History
+from shared.number_format import fmt_loss
+from viewer.optdiff import SHORT_NAMES, label, option_value
 from viewer.runsummary import VAL_LOSS, RunSummary, best_point, higher_is_better
 from viewer.status import fmt_duration
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from shared.eta import fmt_duration, per_epoch_seconds
 from shared.history import History
 from shared.names import end_words
+from shared.number_format import fmt_loss
 
 HEARTBEAT_SECONDS = 30.0  # the trainer writes a record at least this often while it is alive
 STALL_SECONDS = 90.0  # a log quiet this long (3 heartbeats) is stalled?, or crashed if the pid is gone here
@@ -208,9 +209,6 @@ def status_of(
     answered yet; `stop_unanswered`: for how many seconds (beyond STALL_SECONDS the trainer did not answer).
     """
     if history.end is not None:
-        # Here, not at the top: shared.console brings numpy (diagnostics), which `stlar-dl stop` never needs.
-        from shared.console import fmt_loss
-
         end = history.end
         best = (f"best epoch {history.best_epoch} (val loss {fmt_loss(history.best_val_loss)})"
                 if history.best_epoch is not None else "no epoch with a finite val loss")

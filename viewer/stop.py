@@ -10,6 +10,7 @@ from shared.errors import RunDirError
 from shared.history import History
 from shared.logends import read_ends
 from shared.rundir import LOG_NAME, RunDir
+from shared.safetext import printable
 from shared.stopfile import request_stop, who
 from viewer.growth import file_quiet
 from viewer.paths import run_dir_arg
@@ -21,6 +22,11 @@ def _where(history: History) -> str:
     progress = history.progress
     current = progress["epoch"] if progress else (history.epochs[-1] if history.epochs else 0) + 1
     return f"epoch {current}/{history.planned_epochs}"
+
+
+def stop_command(run_dir: Path) -> None:
+    """`stlar-dl stop RUN_DIR`: request the stop and print the line that says so (RunDirError if refused)."""
+    print(printable(stop_run(run_dir)), flush=True)
 
 
 def stop_run(
