@@ -7,8 +7,10 @@ clock read. The class works on any figure, so tests build it on an Agg figure, f
 call `click()` and read `header`, `status`, `button_label` and `log_lines`.
 
 The parts live beside it, each in its own module: `layout` (where things sit), `header`, `log_panel`,
-`stop_button` (its states and what Stop does), `limits` (held axis limits), `frames` (the partial-redraw
-engine), `ticker` (timer and file-event wake-ups) and `gui` (opening a real window, the GUI loop).
+`status_line` (the verdict as the window shows it), `stop_button` (its states and what Stop does),
+`stop_flow` (this window's stop request from click to answer, and the button state), `limits` (held axis
+limits), `frames` (the partial-redraw engine), `ticker` (timer and file-event wake-ups) and `gui` (opening a
+real window, the GUI loop).
 """
 
 from __future__ import annotations
@@ -23,32 +25,27 @@ from typing import Protocol, TextIO
 
 from matplotlib.figure import Figure
 
-from shared.console import UNICODE, asciify, final_report, glyphs_for
+from shared.console import UNICODE, asciify, glyphs_for
 from shared.figure_png import figure_title, save_png
 from shared.history import History
 from shared.logreader import NewRun
-from shared.records import END, EPOCH, STOP_REQUESTED, Record
+from shared.records import STOP_REQUESTED, Record
 from shared.rundir import RunDir
 from shared.safetext import printable
 from shared.stopfile import who
-from viewer.events import CATCH_UP_EPOCHS, Events
+from viewer.events import Events
+from viewer.fold import fold
 from viewer.frames import Frames
 from viewer.geometry import DEBUG_GEOMETRY_ENV, report_geometry
-from viewer.header import on_screen, show_header
+from viewer.header import show_header
 from viewer.layout import fit, lay_out
 from viewer.limits import hold_axes
 from viewer.log_panel import LogPanel
-from viewer.status import (
-    CRASHED, FINISHED, LIVE, REPLAYING, STALL_SECONDS, STALLED, STOPPING, WAITING, Status, pid_alive, status_of,
-    trainer_alive,
-)
-from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, StopButton, ask_to_stop, label_for
+from viewer.status import CRASHED, STALLED, Status, pid_alive
+from viewer.status_line import StatusLine, window_status
+from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, StopButton
+from viewer.stop_flow import StopFlow
 from viewer.ticker import Ticker
-
-STATUS_SECONDS = 10.0  # the status line (record age, ETA, pid check) is refreshed this often: each refresh
-# redraws the line (~13 ms); once a second, that was ~1.3 % of a core for a live run with nothing new
-_STATUS_COLORS = {WAITING: "dimgray", REPLAYING: "dimgray", LIVE: "#1b5e20", STOPPING: "#e65100", FINISHED: "#0d47a1",
-                  STALLED: "#b71c1c", CRASHED: "#b71c1c"}
 
 
 class Source(Protocol):
@@ -105,13 +102,8 @@ class RunWindow:
         self.history = History()
         self.events = Events(UNICODE, checkpoint=str(self.run_dir.checkpoint))
         self.events.final_best = getattr(source, "final_best", None)  # replay knows the run's last best
-        self.status = Status(WAITING, "waiting for the run")
         self.closed = False
         self.interrupted = False  # set by a Ctrl-C handler while the GUI loop runs
-        self._stop_sent = False
-        self._stop_sent_at: float | None = None  # on `clock`: when this window wrote the stop file
-        self._stop_error: str | None = None
-        self._last_status = -float("inf")
         self._tick_failed = False
         self._ticker: Ticker | None = None
         self._held: dict[tuple, tuple[float, float]] = {}  # limits held per (axes, "x" or "y")
@@ -124,8 +116,11 @@ class RunWindow:
         self.log = LogPanel(parts.ax_log)
         self.log_lines, self.log_texts = self.log.lines, self.log.texts  # every line; the rows on the panel
         self.status_text, self.ax_button = parts.status, parts.ax_button
+        self._status_line = StatusLine(parts.status, clock)
         self.stop_button = StopButton(parts.ax_button, self.click)
         self.button = self.stop_button.button
+        self.stop = StopFlow(self.stop_button, self.run_dir, self.by, live=live, clock=clock, log=self._log,
+                             warning=self.events.warning)
         self.fig.canvas.mpl_connect("close_event", self._on_window_closed)
         p = self.panels
         self._axes = (p.ax_loss, p.ax_impr, p.ax_gap, p.ax_spread)
@@ -150,6 +145,11 @@ class RunWindow:
     @property
     def button_label(self) -> str:
         return self.stop_button.label
+
+    @property
+    def status(self) -> Status:
+        """The status line's verdict as shown."""
+        return self._status_line.status
 
     @property
     def frames(self) -> int:
@@ -194,7 +194,7 @@ class RunWindow:
             items = self.source.drain()
             if items:
                 changed = self.apply(items, draw=False)
-        if changed or self._clock() - self._last_status >= STATUS_SECONDS:
+        if changed or self._status_line.due():
             changed = self._refresh_status() or changed
         if changed or self._frames.stale:
             # (A draw we did not make, such as a resize, leaves no backgrounds: make a full frame at once.)
@@ -204,47 +204,8 @@ class RunWindow:
         """Fold records (and NewRun markers) into the view; True if anything visible changed."""
         if not items:
             return False
-        epochs = False
-        # Catching up on a long run, only the last CATCH_UP_EPOCHS epochs get a line and warnings: formatting
-        # 100,000 lines nobody scrolls back to took half of an attach.
-        skip = self.events.catch_up(items)
-        self.events.saved_best(items)
-        if skip:
-            self._log(self.events.catch_up_note(skip, CATCH_UP_EPOCHS, lines=False))
-        # The oldest `skip` epochs: folded in bulk. Records of other types among them (the start record)
-        # still get their lines, in order; none of those lines reads the epochs.
-        bulk, items = self.events.split(items, skip)
-        if bulk:
-            added = self.history.extend(bulk)
-            epochs = added > 0
-            skip -= added
-            for item in bulk:
-                if isinstance(item, dict) and item["type"] != EPOCH:
-                    for text in self.events.lines(item, self.history, diagnose=False):
-                        self._log(text)
-        for item in items:
-            if isinstance(item, NewRun):
-                self.history = History()
-                self._held = {}
-                self._stop_sent = False
-                self._stop_sent_at = None
-                self._stop_error = None
-                epochs = True  # the panels show the empty new run
-                self._log(self.events.new_run(item)[0])
-                continue
-            added = self.history.add(item)
-            epochs = added or epochs
-            skip -= added
-            if item["type"] == STOP_REQUESTED and self._stop_sent and (item.get("stop") or {}).get("by") == self.by:
-                # Our own request answered: one acknowledgement, not the request said again.
-                self._log(f"Stop acknowledged: the trainer stops after epoch {item['epoch']}")
-                continue
-            for text in self.events.lines(item, self.history, diagnose=skip < 0):
-                self._log(text)
-            if item["type"] == END:
-                epochs = True  # x now fits the epochs run (viewer.limits)
-                for text in final_report(self.history, item["reason"]):
-                    self._log(text)
+        self.history, epochs = fold(items, self.history, self.events, self._log, new_run=self._new_run,
+                                    own=self._own_line)
         if epochs:
             self._update_panels()
             if self.png is not None and self.history.n_epochs:
@@ -256,6 +217,19 @@ class RunWindow:
         if draw:
             self.redraw()
         return True
+
+    def _new_run(self, _marker: NewRun) -> History:
+        """A new run in the run dir: the view starts afresh (its lines stay, after a line that says so)."""
+        self._held = {}
+        self.stop.reset()
+        return History()
+
+    def _own_line(self, record: Record) -> bool:
+        if record["type"] == STOP_REQUESTED and self.stop.answers_us(record):
+            # Our own request answered: one acknowledgement, not the request said again.
+            self._log(f"Stop acknowledged: the trainer stops after epoch {record['epoch']}")
+            return True
+        return False
 
     def redraw(self) -> None:
         """Show the current state now (see `Frames.redraw`)."""
@@ -297,53 +271,25 @@ class RunWindow:
         self._log(self.events.warning(message))
 
     def _refresh_status(self) -> bool:
-        self._last_status = now = self._clock()
-        if getattr(self.source, "playing", False):  # replay --speed: no verdict before the end of the log
-            last = self.history.last_epoch
-            status = Status(REPLAYING, f"replaying — epoch {last['epoch'] if last else 0} of the log")
-        else:
-            stop_pending = self._stop_sent and self.history.stop_request is None
-            waited = now - self._stop_sent_at if stop_pending and self._stop_sent_at is not None else None
-            status = status_of(self.history, quiet=self.source.quiet(), live=self.live, stop_pending=stop_pending,
-                               stop_unanswered=waited,
-                               trainer=trainer_alive(self.history, hostname=self._hostname, alive=self._alive))
+        """Work out the status anew; True if the status line (or, through a last read, anything) changed."""
+        self._status_line.asked()
+        status = window_status(self.history, quiet=self.source.quiet(), live=self.live,
+                               playing=getattr(self.source, "playing", False),  # replay --speed
+                               stop_waited=self.stop.waited(self.history), hostname=self._hostname,
+                               alive=self._alive)
         if status.kind in (STALLED, CRASHED) and self.live:
             # Records that landed between our read and the verdict: one more read settles it.
             more = self.source.drain()
             if more:
                 return self.apply(more, draw=False)
-        text = status.text
-        if self._stop_error is not None and status.kind not in (FINISHED,):
-            text += " | Stop failed: see the log panel"
-        if (status.kind, text) == (self.status.kind, self.status_text.get_text()):
+        if not self._status_line.show(status, self.stop.error):
             return False
-        self.status = Status(status.kind, text)
-        self.status_text.set_text(on_screen(text))
-        self.status_text.set_color(_STATUS_COLORS.get(status.kind, "black"))
         self._frames.dirty.add("status")
         self._sync_button()
         return True
 
-    def _unanswered(self) -> bool:
-        """True when this window's stop request got no stop_requested record within STALL_SECONDS."""
-        return (self._stop_sent and self._stop_sent_at is not None and self.history.stop_request is None
-                and self._clock() - self._stop_sent_at > STALL_SECONDS)
-
     def _sync_button(self) -> None:
-        crashed = self.status.kind == CRASHED
-        unanswered = self._unanswered()
-        label = label_for(self.history, live=self.live, stop_sent=self._stop_sent,
-                          gone=crashed or unanswered)
-        if label == CLOSE_LABEL and self.button_label and label != self.button_label and self.live:
-            if self.history.finished:
-                self._log("The run has ended: the button closes this window")
-            elif unanswered:
-                self._log(f"The trainer did not answer the stop request within {STALL_SECONDS:g} s (stopped, "
-                          "hung or gone): the button closes this window; the stop file stays, so the trainer "
-                          "stops if it resumes")
-            else:
-                self._log("The run crashed (no end record, trainer gone): the button closes this window")
-        self.stop_button.show(label)
+        self.stop.sync(self.history, crashed=self.status.kind == CRASHED)
 
     def _write_png(self) -> None:
         try:
@@ -359,14 +305,7 @@ class RunWindow:
             return
         if self.button_label != STOP_LABEL:
             return
-        outcome = ask_to_stop(self.history, self.run_dir.path, self.run_dir.stop, self.by, self.events.warning)
-        if outcome.error is not None:
-            self._stop_error = outcome.error
-        elif outcome.sent:
-            self._stop_sent, self._stop_error = True, None
-            self._stop_sent_at = self._clock()
-        for line in outcome.lines:
-            self._log(line)
+        self.stop.request(self.history)
         self._sync_button()
         self._refresh_status()
         self._show_log()
