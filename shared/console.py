@@ -7,6 +7,7 @@ Pure string building. The trainer prints these live; `stlar-dl watch --no-window
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -118,6 +119,26 @@ def new_best_line(checkpoint: str | None, g: Glyphs = UNICODE) -> str:
     """`✓ New best! Saved to runs/x/best.pt`; without `checkpoint` (a best that a later one replaced in the
     file, shown by replay) just `✓ New best`."""
     return f"  {g.ok} New best! Saved to {checkpoint}" if checkpoint else f"  {g.ok} New best"
+
+
+def stop_line(stop: dict[str, Any] | None, epoch: int | None) -> str:
+    """The one line every view gives a stop request: `Stop requested by stlar-dl watch (ana@lab-3) at 14:05:09:
+    the trainer stops after epoch 4`. `epoch` None: the trainer has not answered yet (the window that wrote the
+    request shows this until the trainer's stop_requested record replaces it with the answer).
+
+    Who and when come from the request (the stop file's content, which the record carries); either may be
+    missing (a hand-made stop file), and a time that is not a sane Unix time is left out.
+    """
+    stop = stop if isinstance(stop, dict) else {}
+    by, at = stop.get("by"), stop.get("requested_at")
+    line = "Stop requested" + (f" by {by}" if isinstance(by, str) and by else "")
+    if isinstance(at, (int, float)) and not isinstance(at, bool) and 0 < at < 1e11:  # 1e11 s: year ~5100
+        try:
+            line += f" at {time.strftime('%H:%M:%S', time.localtime(at))}"
+        except (OverflowError, OSError, ValueError):  # a platform whose localtime takes less
+            pass
+    return line + (f": the trainer stops after epoch {epoch}" if epoch is not None
+                   else ": waiting for the trainer to answer")
 
 
 def banner(title: str) -> list[str]:

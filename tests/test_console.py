@@ -1,6 +1,9 @@
 """The console text: epoch lines, the report, ASCII stand-ins."""
 
 import io
+import time
+
+import pytest
 
 from shared.console import (
     ASCII,
@@ -10,6 +13,7 @@ from shared.console import (
     epoch_line,
     glyphs_for,
     report_lines,
+    stop_line,
     warning_line,
     warning_lines,
 )
@@ -118,3 +122,22 @@ def test_report_after_divergence_shows_only_divergence():
     assert lines[2] == "⚠️  DIVERGENCE detected"
     assert not any("still improving" in line or "stable" in line for line in lines)
     assert "other checks skipped" in lines[-2]
+
+
+AT = time.strftime("%H:%M:%S", time.localtime(1_700_000_000.5))  # the request's time, local, to the second
+
+
+@pytest.mark.parametrize("stop, epoch, line", [
+    ({"by": "stlar-dl watch (ana@lab-3)", "requested_at": 1_700_000_000.5}, 4,
+     f"Stop requested by stlar-dl watch (ana@lab-3) at {AT}: the trainer stops after epoch 4"),
+    ({"by": "stlar-dl watch (ana@lab-3)", "requested_at": 1_700_000_000.5}, None,
+     f"Stop requested by stlar-dl watch (ana@lab-3) at {AT}: waiting for the trainer to answer"),
+    ({}, 2, "Stop requested: the trainer stops after epoch 2"),  # an empty stop file (a full disk, `touch STOP`)
+    (None, 2, "Stop requested: the trainer stops after epoch 2"),
+    ({"by": "", "requested_at": "noon"}, 2, "Stop requested: the trainer stops after epoch 2"),
+    ({"by": "x", "requested_at": 1e300}, 2, "Stop requested by x: the trainer stops after epoch 2"),  # no sane time
+    ({"by": "x", "requested_at": True}, 2, "Stop requested by x: the trainer stops after epoch 2"),
+    ({"by": "x", "requested_at": float("nan")}, 2, "Stop requested by x: the trainer stops after epoch 2"),
+])
+def test_stop_line_says_who_and_when_and_whether_the_trainer_answered(stop, epoch, line):
+    assert stop_line(stop, epoch) == line

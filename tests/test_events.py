@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from fake_run import Epochs, start_fields
@@ -117,8 +119,9 @@ def test_run_events():
         "Run r1 started (host lab-3, pid 77, device cpu): 30 epochs, Simple 1-D CNN, lr 0.001, batch 64, wd 0.0001, "
         "patience 5, 48 train / 12 val"]
     stop = rec("stop_requested", 1, epoch=4, stop={"by": "stlar-dl watch (ana@lab-3)", "requested_at": 1.0})
+    at = time.strftime("%H:%M:%S", time.localtime(1.0))  # who and when the request was made, local time
     assert feed(events, history, stop) == [
-        "Stop requested by stlar-dl watch (ana@lab-3): the trainer stops after epoch 4"]
+        f"Stop requested by stlar-dl watch (ana@lab-3) at {at}: the trainer stops after epoch 4"]
     assert feed(events, history, rec("stop_requested", 2, epoch=4, stop=None)) == [
         "Stop requested: the trainer stops after epoch 4"]
     end = rec("end", 3, reason="stopped", epochs_run=4, best_epoch=3, best_val_loss=0.25, message="stop\nrequested")

@@ -180,12 +180,13 @@ def _click_in_a_real_window(run_dir: Path, display: str, run_id: str, row: Row) 
             boxes = [m for m in map(GEOMETRY.search, window.lines) if m and m["label"] == "Stop Training"]
             click_at(display, tuple(int(boxes[-1][k]) for k in "xywh"))
             try:
-                window.expect("Stop requested: wrote", timeout=10)
+                window.expect("button='Stopping...'", timeout=10)
                 break
             except AssertionError:
                 if attempt == 2:
                     raise
-        window.expect("button='Stopping...'", timeout=TIMEOUT)
+        said = window.expect("Stop requested by stlar-dl watch (", timeout=TIMEOUT)
+        assert "the trainer stops after epoch" in said, said
         window.expect("Run ended: stopped on request after", timeout=TIMEOUT)
         window.expect("button='Close'", timeout=TIMEOUT)
         window.proc.send_signal(signal.SIGINT)  # detach (the run has ended anyway)

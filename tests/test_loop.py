@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from shared.console import ASCII
+from shared.console import ASCII, stop_line
 from shared.records import validate
 from trainer.console import ListPrinter
 from trainer.loop import PROGRESS_EVERY_S, LoopIO, LoopState, train_loop
@@ -166,8 +166,10 @@ def test_a_stop_request_finishes_the_epoch_and_stops():
     # The record is written at once, before the rest of the epoch and its epoch record.
     kinds = [r["type"] for r in h.records]
     assert kinds.index("stop_requested") < kinds.index("epoch")
-    assert "Stop requested - finishing epoch 1" in h.printer.out
-    assert h.printer.out.index("Stop requested - finishing epoch 1") < next(
+    said = stop_line(stop[0]["stop"], 1)  # the words every viewer shows for the record
+    assert said.startswith("Stop requested by test at ") and said.endswith(": the trainer stops after epoch 1")
+    assert said in h.printer.out
+    assert h.printer.out.index(said) < next(
         i for i, line in enumerate(h.printer.out) if line.startswith("Epoch 1/5"))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from shared.console import RULE, THIN_RULE
+from shared.console import RULE, THIN_RULE, stop_line
 from shared.records import validate
 from shared.stopfile import request_stop
 from trainer.checkpoint import load_checkpoint, load_model
@@ -50,7 +50,7 @@ def assert_console_shape(stdout: str, out: str, reason_title: str, plot: bool = 
     j = i + 3
     epoch_lines = []
     while EPOCH_LINE.match(lines[j]) or lines[j] == f"  ✓ New best! Saved to {out}/best.pt" \
-            or lines[j].startswith(("Stop requested - finishing epoch", "Interrupted (Ctrl-C) - finishing", "  lr lowered ",
+            or lines[j].startswith(("Stop requested by ", "Interrupted (Ctrl-C) - finishing", "  lr lowered ",
                                     "Terminated (SIGTERM) - finishing")):
         if EPOCH_LINE.match(lines[j]):
             epoch_lines.append(lines[j])
@@ -209,7 +209,8 @@ def test_a_stop_file_ends_the_run_after_that_epoch_and_a_second_trainer_is_refus
     # That epoch was finished and no later one begun. The stop may land before or just after its epoch
     # record (the trainer also polls right after writing it), so the record order may be either.
     assert [r["epoch"] for r in recs if r["type"] == "epoch"][-1] == stop["epoch"]
-    assert f"Stop requested - finishing epoch {stop['epoch']}" in stdout
+    said = stop_line(stop["stop"], stop["epoch"])  # the words every viewer shows for the record
+    assert said.startswith("Stop requested by the test at ") and said in stdout
     assert {"training_metrics.json", "training_params.json", "best.pt"} <= run_dir_files(out)
     assert json.loads((out / "training_metrics.json").read_text())["stop_reason"] == "stopped"
     assert (out / "STOP").exists()  # left for the viewer to see; the next run removes it

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from viewer.limits import hold_limits
 from viewer.log_panel import LOG_LINES
 from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, STOPPING_LABEL
 from viewer.status import STALL_SECONDS
+from viewer.terminal import ConsolePrinter
 from viewer.window import RunWindow
 
 T0 = 1_000_000.0
@@ -91,6 +93,11 @@ class Run:
 
     def end(self, reason, epochs_run):
         return self.rec("end", **self.book.end_fields(reason, epochs_run))
+
+
+def hms(t: float) -> str:
+    """A request's time as the stop line shows it (local time)."""
+    return time.strftime("%H:%M:%S", time.localtime(t))
 
 
 def make_window(tmp_path, live=True, **kwargs):
@@ -159,13 +166,15 @@ def test_stop_click_writes_the_stop_file_then_end_turns_the_button_into_close(tm
     assert window.button_label == STOPPING_LABEL and not window.button.active
     assert window.button.label.get_text() == "Stopping..."
     assert window.status.text == "stop requested: stopping after epoch 3"
-    assert "Stop requested: wrote" in window.log_lines[-1]
+    asked = f"Stop requested by test (me@here) at {hms(request['requested_at'])}"
+    assert window.log_lines[-1] == f"{asked}: waiting for the trainer to answer"
     window.click()  # disabled: nothing happens
     assert window.button_label == STOPPING_LABEL
     window.apply([run.rec("stop_requested", epoch=3, stop=request)])
     assert window.status.text == "stopping after epoch 3"
-    assert window.log_lines[-1] == "Stop acknowledged: the trainer stops after epoch 3"  # one line, not the request again
-    assert sum("Stop " in line for line in window.log_lines) == 2  # the request (the click) and its answer
+    # One line, not two: the trainer's answer takes the waiting line's place, in the terminal viewer's words.
+    assert window.log_lines[-1] == f"{asked}: the trainer stops after epoch 3"
+    assert [line for line in window.log_lines if "Stop" in line] == [window.log_lines[-1]]
     window.apply([run.epoch(3, 0.35, 0.37), run.end("stopped", 3)])
     assert window.button_label == CLOSE_LABEL and window.button.active
     assert window.ax_button.get_facecolor()[:3] == pytest.approx((0x2C / 255, 0xA0 / 255, 0x2C / 255))
@@ -181,7 +190,8 @@ def test_a_stop_already_requested_is_said_and_not_overwritten(tmp_path):
     run = Run()
     window.apply([run.start()])
     window.click()
-    assert window.log_lines[-1] == "A stop was already requested by stlar-dl stop (bob@gpu); waiting for the trainer"
+    assert window.log_lines[-1] == \
+        f"Stop requested by stlar-dl stop (bob@gpu) at {hms(1.0)}: waiting for the trainer to answer"
     assert json.loads((tmp_path / "STOP").read_text())["by"] == "stlar-dl stop (bob@gpu)"
     assert window.button_label == STOPPING_LABEL
 
@@ -274,9 +284,65 @@ def test_a_stop_the_trainer_never_answers_offers_close(tmp_path):
         window.tick()
     assert window.status.text.startswith("the trainer did not answer the stop request for 2 min")
     assert window.button_label == CLOSE_LABEL
-    assert "The trainer did not answer the stop request within 90 s" in out.getvalue()
+    # The terminal heard of the request once, before the line that says it went unanswered.
+    said = out.getvalue().splitlines()
+    waiting = [i for i, line in enumerate(said) if line.startswith("Stop requested by test (me@here) at ")]
+    gave_up = [i for i, line in enumerate(said) if line.startswith("The trainer did not answer the stop request within 90 s")]
+    assert len(waiting) == len(gave_up) == 1 and waiting[0] < gave_up[0]
+    assert said[waiting[0]].endswith(": waiting for the trainer to answer")
     window.click()
     assert closed == [True]
+    assert sum(line.startswith("Stop requested") for line in out.getvalue().splitlines()) == 1  # not again
+
+
+def test_one_stop_line_in_the_window_and_in_its_terminal_in_the_terminal_viewers_words(tmp_path):
+    window, _source, _closed, out = make_window(tmp_path)
+    run = Run(epochs=10)
+    records = [run.start(), run.epoch(1, 0.5, 0.52), run.epoch(2, 0.4, 0.42)]
+    window.apply(records)
+    window.click()
+    # The waiting line is the panel's only: the terminal gets the line once it is final.
+    assert "Stop requested" not in out.getvalue()
+    request = json.loads((tmp_path / "STOP").read_text())
+    records += [run.rec("stop_requested", epoch=3, stop=request), run.epoch(3, 0.35, 0.37), run.end("stopped", 3)]
+    window.apply(records[3:])
+    terminal = io.StringIO()
+    ConsolePrinter(terminal, tmp_path).feed(records)  # `watch --no-window` (and replay) on the same records
+    stop_lines = [[line for line in text if line.startswith("Stop requested")]
+                  for text in (window.log_lines, out.getvalue().splitlines(), terminal.getvalue().splitlines())]
+    expected = f"Stop requested by test (me@here) at {hms(request['requested_at'])}: the trainer stops after epoch 3"
+    assert stop_lines == [[expected]] * 3
+
+
+def test_the_answer_replaces_the_waiting_line_whoever_it_names_and_wherever_it_is(tmp_path):
+    (tmp_path / "STOP").write_text(json.dumps({"by": "stlar-dl stop (bob@gpu)", "requested_at": 1.0}))
+    window, _source, closed, out = make_window(tmp_path)
+    run = Run(epochs=10)
+    window.apply([run.start(), run.epoch(1, 0.5, 0.52)])
+    window.click()  # bob's request is in the stop file already: the window waits for its answer
+    waiting = len(window.log_lines) - 1
+    between = "a line that came in between " * 12  # wraps onto several rows
+    window.log.add(between)
+    window.apply([run.rec("stop_requested", epoch=2, stop={"by": "stlar-dl stop (bob@gpu)", "requested_at": 1.0})])
+    said = f"Stop requested by stlar-dl stop (bob@gpu) at {hms(1.0)}: the trainer stops after epoch 2"
+    assert window.log_lines[waiting:] == [on_screen(between), said]  # said once, at the end, in order
+    assert sum(line.startswith("Stop requested") for line in window.log_lines) == 1
+    # The panel's rows are the lines wrapped afresh: taking a line away kept rows and lines in step.
+    assert window.log.rows == [row for line in window.log_lines for row in window.log._wrap(line)]
+    window.click()  # Stopping...: nothing
+    window.close()
+    assert out.getvalue().count("Stop requested") == 1 and closed == [True]
+
+
+def test_closing_the_window_while_the_stop_waits_tells_the_terminal_once(tmp_path):
+    window, _source, _closed, out = make_window(tmp_path)
+    run = Run(epochs=10)
+    window.apply([run.start(), run.epoch(1, 0.5, 0.52)])
+    window.click()
+    window.close()
+    window.fig.canvas.callbacks.process("close_event", CloseEvent("close_event", window.fig.canvas))
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("Stop requested")]
+    assert len(lines) == 1 and lines[0].endswith(": waiting for the trainer to answer")
 
 
 def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second(tmp_path):

@@ -112,12 +112,14 @@ def test_real_window_stop_button_stops_the_training_after_its_epoch(tmp_path, di
             for attempt in range(3):
                 click(display, latest_box(watch, "Stop Training"))
                 try:
-                    watch.expect("Stop requested: wrote", timeout=10)
+                    watch.expect("button='Stopping...'", timeout=10)
                     break
                 except AssertionError:
                     if attempt == 2:
                         raise
-            watch.expect("button='Stopping...'", timeout=30)
+            # One line for the request, printed once the trainer answered it (see viewer.stop_flow).
+            said = watch.expect("Stop requested by stlar-dl watch (", timeout=60)
+            assert "the trainer stops after epoch" in said, said
             assert trainer.finish(timeout=120) == 0, trainer.output
             watch.expect("button='Close'", timeout=30)
             box = latest_box(watch, "Close")

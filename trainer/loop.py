@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared.console import epoch_line, new_best_line
+from shared.console import epoch_line, new_best_line, stop_line
 from shared.early_stopping import EarlyStopping
 from shared.number_format import fmt_num
 from shared.eta import eta_text
@@ -143,7 +143,7 @@ def train_loop(
         elif io.stop_requested():
             st.stop_cause = "stopped"
             st.stop_request = io.read_stop() or {}
-            printer.line(f"Stop requested - finishing epoch {st.epoch}")
+            printer.line(stop_line(st.stop_request, st.epoch))  # the words every viewer shows for the record
         else:
             return
         with io.critical():

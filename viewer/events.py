@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.console import UNICODE, Glyphs, asciify, epoch_line, fmt_loss, new_best_line, warning_lines
+from shared.console import UNICODE, Glyphs, asciify, epoch_line, fmt_loss, new_best_line, stop_line, warning_lines
 from shared.curve_metrics import INSTABILITY_WINDOW
 from shared.diagnostics import Check, Settings, diagnose
 from shared.fastrecords import EpochBlock
@@ -59,11 +59,6 @@ def end_line(record: Record) -> str:
     line = f"Run ended: {end_words(record['reason'])} after {record['epochs_run']} epochs{best}"
     message = " ".join(str(record["message"]).split())
     return line + (f": {message}" if message else "")
-
-
-def _who(stop: dict[str, Any] | None) -> str:
-    by = (stop or {}).get("by")
-    return f" by {by}" if by else ""
 
 
 def _records(items: list) -> list[Record | NewRun]:
@@ -133,7 +128,7 @@ class Events:
             return [f"Run resumed after epoch {record['epoch']} of {record['epochs']} ({how})"
                     + (f" ({where})" if where else "") + (f": {what}" if what else "")]
         if rtype == STOP_REQUESTED:
-            return [f"Stop requested{_who(record['stop'])}: the trainer stops after epoch {record['epoch']}"]
+            return [stop_line(record["stop"], record["epoch"])]
         if rtype == END:
             return [end_line(record), *decision_lines(decision_of(history))]
         return []

@@ -1,6 +1,7 @@
 """The window's log panel: the run's whole story, LOG_LINES rows at a time, wrapped to the panel's width.
 
-Every line is kept (`lines`); long ones wrap onto indented rows. The panel follows the end unless the user
+Every line is kept (`lines`) and printed to the terminal that started the window (`out`); long ones wrap
+onto indented rows. The panel follows the end unless the user
 scrolled up (mouse wheel over the panel, or Up/Down/PageUp/PageDown; End follows again); while scrolled, a
 note says how many newer rows are below. Rows sit in slots a whole number of pixels apart, so a frame that
 only adds rows at the end can scroll the panel's pixels up (`frame`) and draw just the new rows, showing
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import math
 import textwrap
+from typing import TextIO
 
 from matplotlib.axes import Axes
 from matplotlib.font_manager import FontProperties
 from matplotlib.transforms import Bbox, IdentityTransform, blended_transform_factory
 
-from shared.safetext import FIGURE_TEXT
+from shared.console import UNICODE, asciify, glyphs_for
+from shared.safetext import FIGURE_TEXT, printable
 from viewer.header import BEST_COLOR, on_screen
 
 LOG_LINES = 8  # rows shown in the log panel
@@ -31,10 +34,12 @@ def _color(line: str) -> str:
 
 
 class LogPanel:
-    """The log panel on `ax` (an axes of its own, without ticks)."""
+    """The log panel on `ax` (an axes of its own, without ticks); `out` (None: nowhere) gets its lines too."""
 
-    def __init__(self, ax: Axes) -> None:
+    def __init__(self, ax: Axes, out: TextIO | None = None) -> None:
         self.ax = ax
+        self.out = out
+        self._out_glyphs = glyphs_for(out) if out is not None else UNICODE
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("#f7f7f7")
@@ -59,10 +64,37 @@ class LogPanel:
         self.place()
 
     # ---- content ------------------------------------------------------------------------------------------
+    def say(self, text: str, echo: bool = True) -> int:
+        """Add a line and (`echo`) print it; return its index in `lines`."""
+        text = printable(text)  # log text may carry escape sequences: not for the terminal, nor the panel
+        self.add(text)
+        if echo:
+            self.echo(text)
+        return len(self.lines) - 1
+
+    def echo(self, text: str) -> None:
+        """Print `text` to `out` only."""
+        if self.out is not None:
+            try:
+                print(asciify(printable(text), self._out_glyphs), file=self.out, flush=True)
+            except (OSError, ValueError, UnicodeEncodeError):  # a closed or odd terminal must not stop the view
+                pass
+
     def add(self, text: str) -> None:
         line = on_screen(text)
         self.lines.append(line)
         self.rows += self._wrap(line)
+
+    def supersede(self, index: int, text: str) -> None:
+        """Take line `index` away and say `text` at the end: an answer that replaces the line that waited for
+        it (the window's stop request, answered by the trainer), so the story says it once, in order."""
+        text = printable(text)
+        after = sum(len(self._wrap(line)) for line in self.lines[index + 1:])  # rows below the line
+        end = len(self.rows) - after
+        del self.rows[end - len(self._wrap(self.lines[index])):end]
+        del self.lines[index]
+        self.add(text)
+        self.echo(text)
 
     def _wrap(self, line: str) -> list[tuple[str, str]]:
         color = _color(line)

@@ -65,16 +65,18 @@ class StopButton:
 
 @dataclass
 class StopOutcome:
-    lines: list[str]  # for the log panel, in order
+    lines: list[str]  # for the log panel, in order (none when a request is in the stop file: see `request`)
     sent: bool  # a stop request is in the stop file (ours or an earlier one)
     error: str | None = None  # why the stop file could not be written (a warning line says it too)
+    request: dict | None = None  # the request now in the stop file, when `sent`
 
 
 def ask_to_stop(history: History, run_dir_path: Path, stop_path: Path, by: str,
                 warning: Callable[[str], str]) -> StopOutcome:
     """What Stop Training does: write the stop file, unless there is no run yet or its loop is already over.
 
-    `warning` formats a warning line (the view's event formatter).
+    `warning` formats a warning line (the view's event formatter). A request already in the stop file (another
+    viewer's, `stlar-dl stop`'s) is kept as it is and returned as the request.
     """
     if history.start is None:
         return StopOutcome([f"No run to stop yet: nothing has started in {run_dir_path}"], sent=False)
@@ -83,12 +85,7 @@ def ask_to_stop(history: History, run_dir_path: Path, stop_path: Path, by: str,
         return StopOutcome([f"Nothing to stop: the run has finished its last epoch ({last['epoch']}/"
                             f"{last['epochs']}) and is writing its outputs"], sent=False)
     try:
-        created, request = request_stop(stop_path, by, history.run_id)
+        _created, request = request_stop(stop_path, by, history.run_id)
     except RunDirError as exc:
         return StopOutcome([warning(f"Cannot stop the run: {exc}")], sent=False, error=str(exc))
-    if created:
-        return StopOutcome([f"Stop requested: wrote {stop_path}; waiting for the trainer to answer"],
-                           sent=True)
-    requester = request.get("by")
-    return StopOutcome(["A stop was already requested" + (f" by {requester}" if requester else "")
-                        + "; waiting for the trainer"], sent=True)
+    return StopOutcome([], sent=True, request=request)

@@ -4,14 +4,21 @@ A click on Stop Training writes the stop file (`stop_button.ask_to_stop`); from 
 pending until the trainer's `stop_requested` record answers it, or unanswered once STALL_SECONDS pass
 without one (a stopped, hung or vanished trainer: the button becomes Close, the stop file stays). `sync`
 puts the button in the state the run and the request call for, and says in the log why it became Close.
+
+The request is one line of the log panel (`shared.console.stop_line`), not two: "Stop requested by ... at
+...: waiting for the trainer to answer" until the answer comes, then the answer in its place, in the words
+the terminal viewer, replay and the trainer's console use for it ("...: the trainer stops after epoch 4").
+The terminal that started the window gets the line once, when it is final (answered, unanswered, or the
+window closed while it waited).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from shared.console import stop_line
 from shared.history import History
-from shared.records import Record
+from shared.records import STOP_REQUESTED, Record
 from shared.rundir import RunDir
 from viewer.status import STALL_SECONDS
 from viewer.stop_button import CLOSE_LABEL, StopButton, ask_to_stop, label_for
@@ -20,17 +27,22 @@ from viewer.stop_button import CLOSE_LABEL, StopButton, ask_to_stop, label_for
 class StopFlow:
     """This window's stop request (`sent`, `sent_at` on `clock`, `error`) and its button.
 
-    `log` adds a line to the log panel; `warning` formats a warning line (the view's event formatter).
+    `log(text, echo)` adds a line to the log panel (and, `echo` True, to the terminal) and returns its index;
+    `supersede(index, text)` replaces line `index` by `text` at the end; `echo(text)` prints to the terminal
+    only; `warning` formats a warning line (the view's event formatter).
     """
 
     def __init__(self, button: StopButton, run_dir: RunDir, by: str, *, live: bool, clock: Callable[[], float],
-                 log: Callable[[str], None], warning: Callable[[str], str]) -> None:
+                 log: Callable[..., int], supersede: Callable[[int, str], None], echo: Callable[[str], None],
+                 warning: Callable[[str], str]) -> None:
         self.button = button
         self.run_dir = run_dir
         self.by = by
         self.live = live
         self._clock = clock
         self._log = log
+        self._supersede = supersede
+        self._echo = echo
         self._warning = warning
         self.reset()
 
@@ -39,6 +51,8 @@ class StopFlow:
         self.sent = False
         self.sent_at: float | None = None  # on `clock`: when this window wrote the stop file
         self.error: str | None = None  # why the stop file could not be written
+        self._waiting: tuple[int, str] | None = None  # the log line that waits for the answer: (index, text)
+        self._echoed = False  # that line went to the terminal already
 
     # ---- the request --------------------------------------------------------------------------------------
     def request(self, history: History) -> None:
@@ -49,12 +63,27 @@ class StopFlow:
         elif outcome.sent:
             self.sent, self.error = True, None
             self.sent_at = self._clock()
+            if self._waiting is None:  # (a click again after a new run: the older line keeps its words)
+                text = stop_line(outcome.request, None)
+                self._waiting, self._echoed = (self._log(text, echo=False), text), False
         for line in outcome.lines:
             self._log(line)
 
-    def answers_us(self, record: Record) -> bool:
-        """True for the trainer's `stop_requested` record answering this window's own request."""
-        return self.sent and (record.get("stop") or {}).get("by") == self.by
+    def answer(self, record: Record) -> bool:
+        """A record just folded in: when it is the trainer's `stop_requested` and a line waits for it, that line
+        gives way to the answer; True then (the record needs no line of its own)."""
+        if record["type"] != STOP_REQUESTED or self._waiting is None:
+            return False
+        # Whoever the record names: one trainer answers one stop file, and the record says what it read.
+        self._supersede(self._waiting[0], stop_line(record["stop"], record["epoch"]))
+        self._waiting = None
+        return True
+
+    def flush(self) -> None:
+        """The window closes, or gives up waiting: the terminal gets the waiting line, once."""
+        if self._waiting is not None and not self._echoed:
+            self._echoed = True
+            self._echo(self._waiting[1])
 
     def waited(self, history: History) -> float | None:
         """Seconds this window's request has gone unanswered; None when none is pending."""
@@ -80,6 +109,7 @@ class StopFlow:
             if history.finished:
                 self._log("The run has ended: the button closes this window")
             elif unanswered:
+                self.flush()
                 self._log(f"The trainer did not answer the stop request within {STALL_SECONDS:g} s (stopped, "
                           "hung or gone): the button closes this window; the stop file stays, so the trainer "
                           "stops if it resumes")

@@ -7,10 +7,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Protocol
+
+from shared.logreader import NewRun
+from shared.records import Record
 
 TIMER_MS = 25  # drain interval where nothing else wakes the window (replay --speed, non-Tk toolkits)
 IDLE_MS = 1000  # where file events wake it (Tk on POSIX), the timer only refreshes the status line: 40 idle
 # wake-ups a second cost ~1 % of a core, one costs ~0.03 %
+
+
+class Source(Protocol):
+    """What the window reads records from: `Follower`, or replay's `ReplaySource`."""
+
+    on_warning: Callable[[str], None] | None
+
+    def due(self) -> bool: ...
+
+    def drain(self) -> list[Record | NewRun]: ...
+
+    def quiet(self) -> float:
+        """Seconds since the log last grew, on the viewer's clock (`viewer.growth`)."""
+        ...
 
 
 class Ticker:

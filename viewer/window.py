@@ -21,17 +21,16 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TextIO
 
 from matplotlib.figure import Figure
 
-from shared.console import UNICODE, asciify, glyphs_for
+from shared.console import UNICODE
 from shared.figure_png import figure_title, save_png
 from shared.history import History
 from shared.logreader import NewRun
-from shared.records import STOP_REQUESTED, Record
+from shared.records import Record
 from shared.rundir import RunDir
-from shared.safetext import printable
 from shared.stopfile import who
 from viewer.events import Events
 from viewer.fold import fold
@@ -45,21 +44,7 @@ from viewer.status import CRASHED, STALLED, Status, pid_alive
 from viewer.status_line import StatusLine, window_status
 from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, StopButton
 from viewer.stop_flow import StopFlow
-from viewer.ticker import Ticker
-
-
-class Source(Protocol):
-    """What the window reads records from: `Follower`, or replay's `ReplaySource`."""
-
-    on_warning: Callable[[str], None] | None
-
-    def due(self) -> bool: ...
-
-    def drain(self) -> list[Record | NewRun]: ...
-
-    def quiet(self) -> float:
-        """Seconds since the log last grew, on the viewer's clock (`viewer.growth`)."""
-        ...
+from viewer.ticker import Source, Ticker
 
 
 class RunWindow:
@@ -95,7 +80,6 @@ class RunWindow:
         self._hostname = hostname
         self.by = by or who("stlar-dl watch")
         self.out = out
-        self._out_glyphs = glyphs_for(out) if out is not None else UNICODE
         self.on_close = on_close
         self.debug_geometry = (os.environ.get(DEBUG_GEOMETRY_ENV) == "1") if debug_geometry is None \
             else debug_geometry
@@ -113,14 +97,14 @@ class RunWindow:
 
         parts = lay_out(fig, f"stlar-dl {'watch' if live else 'replay'} — {self.run_dir.path}")
         self.caption, self.header, self.panels = parts.caption, parts.header, parts.panels
-        self.log = LogPanel(parts.ax_log)
+        self.log = LogPanel(parts.ax_log, out=out)
         self.log_lines, self.log_texts = self.log.lines, self.log.texts  # every line; the rows on the panel
         self.status_text, self.ax_button = parts.status, parts.ax_button
         self._status_line = StatusLine(parts.status, clock)
         self.stop_button = StopButton(parts.ax_button, self.click)
         self.button = self.stop_button.button
         self.stop = StopFlow(self.stop_button, self.run_dir, self.by, live=live, clock=clock, log=self._log,
-                             warning=self.events.warning)
+                             supersede=self.log.supersede, echo=self.log.echo, warning=self.events.warning)
         self.fig.canvas.mpl_connect("close_event", self._on_window_closed)
         p = self.panels
         self._axes = (p.ax_loss, p.ax_impr, p.ax_gap, p.ax_spread)
@@ -205,7 +189,7 @@ class RunWindow:
         if not items:
             return False
         self.history, epochs = fold(items, self.history, self.events, self._log, new_run=self._new_run,
-                                    own=self._own_line)
+                                    own=self.stop.answer)
         if epochs:
             self._update_panels()
             if self.png is not None and self.history.n_epochs:
@@ -224,13 +208,6 @@ class RunWindow:
         self.stop.reset()
         return History()
 
-    def _own_line(self, record: Record) -> bool:
-        if record["type"] == STOP_REQUESTED and self.stop.answers_us(record):
-            # Our own request answered: one acknowledgement, not the request said again.
-            self._log(f"Stop acknowledged: the trainer stops after epoch {record['epoch']}")
-            return True
-        return False
-
     def redraw(self) -> None:
         """Show the current state now (see `Frames.redraw`)."""
         self._frames.redraw()
@@ -246,14 +223,8 @@ class RunWindow:
         if show_header(self.header, self.history, self._parts.header_size):
             self._frames.dirty.add("header")
 
-    def _log(self, text: str) -> None:
-        text = printable(text)  # log text may carry escape sequences: not for the terminal, nor the panel
-        self.log.add(text)
-        if self.out is not None:
-            try:
-                print(asciify(text, self._out_glyphs), file=self.out, flush=True)
-            except (OSError, ValueError, UnicodeEncodeError):  # a closed or odd terminal must not stop the view
-                pass
+    def _log(self, text: str, echo: bool = True) -> int:
+        return self.log.say(text, echo)
 
     def _show_log(self) -> None:
         if self.log.show():
@@ -313,11 +284,11 @@ class RunWindow:
 
     def close(self) -> None:
         """End this view (the Close button). Training is not touched."""
-        self.stop_timers()
-        self.closed = True
+        self._on_window_closed(None)
         if self.on_close is not None:
             self.on_close()
 
     def _on_window_closed(self, _event: object) -> None:
         self.stop_timers()
         self.closed = True
+        self.stop.flush()  # a stop request still waiting for its answer: the terminal hears of it
