@@ -47,11 +47,12 @@ if ! python3 -c "import watchdog, orjson" 2>/dev/null; then
 fi
 export PYTHONPATH="$SITE:$PWD"
 # An older typer there may not run our CLI; the one we test with travels in .whl/typer as a fallback.
-if ! python3 -m stlar_dl --version; then
+# (`-h`, not `--version`: the plain --version starts without typer, see stlar_dl/cli.py.)
+if ! python3 -m stlar_dl -h >/dev/null; then
     echo "note: the installed typer cannot run stlar-dl; installing .whl/typer"
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
         .whl/typer/*.whl || { echo "FAIL install typer wheels"; exit 99; }
-    check "stlar-dl runs with the carried typer" python3 -m stlar_dl --version
+    check "stlar-dl runs with the carried typer" python3 -m stlar_dl -h
 fi
 echo "== environment (DEVICE=$DEVICE)"
 command -v nvidia-smi >/dev/null && nvidia-smi -L

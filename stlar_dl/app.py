@@ -6,6 +6,8 @@ needs typer (all but the plain forms of `stop` and `--version`, see `stlar_dl.cl
 
 from __future__ import annotations
 
+import re
+
 import typer
 import typer.core
 
@@ -26,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="rich",  # the default of newer typer, said here: docstrings escape a literal [ as \[
 )
 
 
@@ -73,8 +76,10 @@ _METAVARS = {"int": "N", "float": "NUMBER", "str": "TEXT", "path": "PATH"}
 
 
 def _plain_help() -> None:
-    """One metavar style in every --help: UPPERCASE words (FILE, N, NUMBER), none for a flag, and an argument
-    shown once, by its name (typer 0.2x would print `<bool>`, `<int>` and `RUN_DIR <path>`)."""
+    """One metavar style in every --help: UPPERCASE words (FILE, N, NUMBER), `|` between alternatives
+    (`none|plateau`, `RUN_DIR|auto`), none for a flag, and an argument shown once, by its name, as click writes
+    it in a usage line: `DIR` required, `[DIR]` optional, `DIR...` repeated (typer 0.2x would print `<bool>`,
+    `<int>`, `RUN_DIR <path>` and `{DIR}`)."""
     import typer.core as core
 
     option_type = core.TyperOption.display_type_rich
@@ -89,6 +94,9 @@ def _plain_help() -> None:
 
     core.TyperOption.display_type_rich = option_metavar
     core.TyperArgument.display_type_rich = lambda self, ctx: None
+    usage_name = getattr(core.TyperArgument, "_usage_display_name", None)  # typer >= 0.2x
+    if usage_name is not None:
+        core.TyperArgument._usage_display_name = lambda self: re.sub(r"^\{(.*)\}", r"\1", usage_name(self))
 
 
 _plain_help()

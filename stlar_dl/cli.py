@@ -68,8 +68,7 @@ class Quick:
         return code if isinstance(code, int) else 0
 
 
-# `stop` and `runs` are what scripts and impatient users run, often in a loop: their plain forms start without
-# typer, whose import and per-parameter pydantic adapters cost ~0.2 s, more than the work itself.
+# What scripts and impatient users run, often in a loop (see the module doc).
 QUICK = {
     "stop": Quick("viewer.stop", "stop_command", argument="run_dir", many=False, default=Path(DEFAULT_RUN_DIR)),
     "runs": Quick("viewer.runs", "runs_command", argument="dirs", many=True, default=(),
@@ -96,9 +95,9 @@ def quick_command(args: Sequence[str]) -> Callable[[], int] | None:
 
 def _run_app(args: list[str]) -> int:
     """Parse `args` with typer and run the command; usage errors become one line and exit code 2."""
-    from stlar_dl.app import ClickException, UsageError, command
-
     import typer
+
+    from stlar_dl.app import ClickException, UsageError, command
 
     try:
         code = command().main(args=args or ["--help"], prog_name="stlar-dl", standalone_mode=False)

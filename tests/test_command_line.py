@@ -17,6 +17,7 @@ from shared.early_stopping import EarlyStopping
 from shared.history import history_of
 from shared.rundir import RunDir
 from stlar_dl.app import app
+from stlar_dl.app import command as command_of_app
 from stlar_dl.cli import main
 from trainer.outputs import params_dict
 from viewer.paths import run_dir_arg
@@ -48,6 +49,18 @@ def test_every_help_answers_h_in_one_style_with_its_exit_codes(capsys, monkeypat
     assert short == long
     assert not re.search(r"<\w+>", short), short  # no <bool>, <int>, <path>
     assert "[[" not in short
+    # The usage line as click writes it: `DIR` required, `[DIR]` optional, `DIR...` repeated, UPPERCASE words
+    # (`|` between alternatives); typer 0.29 would write `{DIR}`.
+    usage = next(line for line in short.splitlines() if "Usage:" in line).split("Usage:")[1].split()
+    assert usage[:len(args) + 1] == ["stlar-dl", *args]
+    for word in usage[len(args) + 1:]:
+        assert re.fullmatch(r"\[?[A-Z][A-Z_]*(\|[A-Za-z_.]+)*\]?(\.\.\.)?", word), usage
+    # Every word of the description is shown: none taken for markup (`stlar-dl[tensorboard]`).
+    group = command_of_app()
+    described = (group.commands[command] if command else group).help
+    shown = " ".join(short.split())
+    for word in described.replace("\\[", "[").split():
+        assert word in shown, (word, short)
     assert "Exit status:" in short or "Exit codes:" in short, short
     for line in short.splitlines():
         assert line.count("default") <= 1, line  # no default said twice

@@ -190,4 +190,4 @@ def test_help_names_the_extra(capsys, monkeypatch):
     code, out, _ = run_cli(["export", "--help"], capsys)
     assert code == 0
     assert "needs the onnx extra: pip install 'stlar-dl[onnx]'." in out  # not eaten as markup
-    assert "RUN_DIR|best.pt" in out and "--example-len" in out
+    assert "RUN_DIR|CHECKPOINT" in out and "--example-len" in out

@@ -44,7 +44,7 @@ def train_dl_command(
                                       "stopping off (all --epochs are trained)."),
     min_delta: float = typer.Option(c.MIN_DELTA, "--min-delta",
                                     help="Val-loss decrease that counts as a new best, loss units, >= 0."),
-    lr_schedule: str = typer.Option(c.LR_SCHEDULE, "--lr-schedule", metavar="[none|plateau]",
+    lr_schedule: str = typer.Option(c.LR_SCHEDULE, "--lr-schedule", metavar="none|plateau",
                                     help="plateau: multiply the lr by --lr-factor when the val loss has had no new "
                                     "best (by more than 0.001) for 5 epochs, then wait at least 5 epochs before "
                                     "the next cut; none: keep --lr (early stopping keeps its own --patience)."),
@@ -115,9 +115,8 @@ def demo_data_command(
 ) -> None:
     """Write a synthetic HFO data set in STLAR's manifest format.
 
-    Positives are ripples and fast ripples; negatives are background, spikes, steps and slow waves (15-120 ms
-    at 4800 Hz).
-    """
+    Positives are ripples and fast ripples; negatives are background, spikes, steps and slow waves (15-120 ms at 4800 Hz).
+    """  # noqa: E501 - typer keeps a paragraph's line breaks
     import os
 
     from trainer.demo_data import write_demo_data
@@ -144,7 +143,7 @@ def demo_command(
 
 
 def export_command(
-    target: str = typer.Argument(..., metavar="RUN_DIR|best.pt", show_default=False,
+    target: str = typer.Argument(..., metavar="RUN_DIR|CHECKPOINT", show_default=False,
                                  help="A run dir (its best.pt is exported) or a checkpoint file."),
     ts: Optional[str] = typer.Option(None, "--ts", metavar="FILE", show_default=False,
                                      help="TorchScript file to write; default model_torchscript.pt beside the checkpoint."),
@@ -158,11 +157,8 @@ def export_command(
 ) -> None:
     """Export a checkpoint for STLAR's DL detection: TorchScript (and optionally ONNX) plus a JSON beside it.
 
-    Each file is loaded back and must give the checkpoint's probabilities (max difference 1e-5) on random
-    windows of several batch sizes and lengths before it is kept. The JSON carries the decision threshold,
-    the sampling rate and the input contract: (batch, 1, length) float32, each window z-scored on its own;
-    output logits (batch, 1), P(HFO) = sigmoid.
-    """
+    Each file is loaded back and must give the checkpoint's probabilities (max difference 1e-5) on random windows of several batch sizes and lengths before it is kept. The JSON carries the decision threshold, the sampling rate and the input contract: (batch, 1, length) float32, each window z-scored on its own; output logits (batch, 1), P(HFO) = sigmoid.
+    """  # noqa: E501 - typer keeps a paragraph's line breaks
     from trainer.export import export
 
     result = export(target, ts=ts, onnx=onnx, example_len=example_len, say=typer.echo)

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def tensorboard(
-        run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR...", help="One or more run directories."),
+        run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="One or more run directories."),
         logdir: Path = typer.Option(..., "--logdir", metavar="DIR",
                                     help="Where the event files go: one subfolder per run, <start time>_<run id>."),
         follow: bool = typer.Option(False, "--follow",
@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write TensorBoard event files from run logs: train/val loss, every metric and the lr, per epoch.
 
-        Needs the optional extra: pip install 'stlar-dl[tensorboard]'. Then: tensorboard --logdir DIR.
+        Needs the optional extra: pip install 'stlar-dl\\[tensorboard]'. Then: tensorboard --logdir DIR.
         """
         from viewer.tensorboard import tensorboard as run_tensorboard
 

@@ -1,4 +1,4 @@
-"""`stlar-dl compare RUN_DIR_or_DIR...`: runs overlaid, named by the options that differ, live while they train.
+"""`stlar-dl compare [DIR...]`: runs overlaid, named by the options that differ, live while they train.
 
 `--png` reads every log once, writes the figure and exits; `--no-window` prints the table and updates it
 while runs are live; otherwise a window (the terminal table where no window can be opened).

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def compare(
-        dirs: Optional[list[Path]] = typer.Argument(None, metavar="RUN_DIR_or_DIR", help=DIRS_HELP,
+        dirs: Optional[list[Path]] = typer.Argument(None, metavar="DIR", help=DIRS_HELP,
                                                     show_default=False),
         png: Optional[Path] = typer.Option(None, "--png", metavar="FILE",
                                            help="Write the comparison figure to FILE and exit (no window)."),
