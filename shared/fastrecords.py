@@ -14,7 +14,7 @@ never changes what a line reads as; it only makes the common lines cheap.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Optional, Union
 
 import msgspec
 
@@ -27,9 +27,9 @@ Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 _UNSET = msgspec.UNSET
 
 
-class _Epoch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    # Field order is the writer's: the dict built from it has the same key order as the line.
-    type: Literal["epoch"]
+class _Epoch(msgspec.Struct, tag_field="type", tag="epoch", forbid_unknown_fields=True, gc=False):
+    # `type` is the tag (one decoder takes either record type); the other fields in the writer's order: the
+    # dict built from it has the same key order as the writer's line.
     run_id: str
     seq: Seq
     time: Num
@@ -48,8 +48,7 @@ class _Epoch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     host: Union[str, msgspec.UnsetType] = _UNSET
 
 
-class _Progress(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    type: Literal["progress"]
+class _Progress(msgspec.Struct, tag_field="type", tag="progress", forbid_unknown_fields=True, gc=False):
     run_id: str
     seq: Seq
     time: Num
@@ -66,11 +65,12 @@ class _Progress(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 _OPTIONAL = ("phase", "val_batch", "val_batches")
 _EPOCH_OPTIONAL = ("pid", "host")
-# Which Struct to try is told by how the line starts: our writer puts `type` first. A line that starts
-# otherwise (another writer's key order or spacing) is simply not fast-path material.
-_EPOCH_LINE, _PROGRESS_LINE = b'{"type":"epoch"', b'{"type":"progress"'
-_decode_epoch = msgspec.json.Decoder(_Epoch).decode
-_decode_progress = msgspec.json.Decoder(_Progress).decode
+# Our writer puts `type` first: a line that starts otherwise (another writer's key order or spacing) is not
+# fast-path material, so the fast path never changes the key order a line reads with.
+_LINE_START = b'{"type":"'
+_decoder = msgspec.json.Decoder(Union[_Epoch, _Progress])
+_decode = _decoder.decode
+_decode_array = msgspec.json.Decoder(list[Union[_Epoch, _Progress]]).decode
 _asdict = msgspec.structs.asdict
 _Error = (msgspec.DecodeError, msgspec.ValidationError)
 
@@ -78,14 +78,26 @@ _Error = (msgspec.DecodeError, msgspec.ValidationError)
 def fast_parse(line: bytes) -> _Epoch | _Progress | None:
     """The checked record on `line` as a Struct (attributes `seq`, `run_id`; see `to_record`), or None when
     it is not an epoch or progress record of exactly the known shape."""
-    if line.startswith(_EPOCH_LINE):
-        decode = _decode_epoch
-    elif line.startswith(_PROGRESS_LINE):
-        decode = _decode_progress
-    else:
+    if not line.startswith(_LINE_START):
         return None
     try:
-        return decode(line)
+        return _decode(line)
+    except _Error:
+        return None
+
+
+def parse_lines(piece: bytes) -> list[_Epoch | _Progress] | None:
+    """The records of `piece` (whole lines, each ending with a newline) as Structs, one per line, decoded in
+    one call; None unless every line is an epoch or progress record of exactly the known shape.
+
+    The lines are decoded as the elements of one JSON array (newlines made commas), which holds exactly
+    when each line is one JSON value: a blank line, two objects on one line or an object spread over two
+    lines is malformed there. Where a line lays its keys out otherwise than our writer, its dict has the
+    same keys and values as the slow path's, in the writer's order. The caller bounds the length of each line.
+    """
+    body = piece.replace(b"\n", b",")
+    try:
+        return _decode_array(b"".join((b"[", memoryview(body)[:-1], b"]")))
     except _Error:
         return None
 
@@ -94,15 +106,22 @@ def is_progress(obj: _Epoch | _Progress) -> bool:
     return type(obj) is _Progress
 
 
+def is_epoch(obj: _Epoch | _Progress) -> bool:
+    return type(obj) is _Epoch
+
+
 def to_record(obj: _Epoch | _Progress) -> Record:
     """The record dict of a parsed Struct: the keys and values `shared.records.decode` gives, in line order."""
-    record = _asdict(obj)  # `type` is a field: one dict, already in the line's key order
     if type(obj) is _Epoch:
+        record = {"type": "epoch"}
+        record.update(_asdict(obj))
         if obj.pid is _UNSET or obj.host is _UNSET:
             for name in _EPOCH_OPTIONAL:
                 if record[name] is _UNSET:
                     del record[name]
         return record
+    record = {"type": "progress"}
+    record.update(_asdict(obj))
     for name in _OPTIONAL:
         if record[name] is _UNSET:
             del record[name]
