@@ -127,11 +127,15 @@ class History:
         if objs[0].metrics.keys() != keys:  # the first epoch (or new metrics): its fold sets up the columns
             self.extend((to_record(objs[0]),))
             objs = objs[1:]
-        rows = [obj.metrics for obj in objs]
         if not objs:
             return
-        if any(row.keys() != keys for row in rows):
-            # Metrics that come and go: the per-record fold pads the columns.
+        rows = [obj.metrics for obj in objs]
+        try:
+            # Every row holds exactly the known metrics (as many keys, and each known one: else KeyError).
+            if set(map(len, rows)) != {len(metrics)}:
+                raise KeyError
+            columns = {name: _floats([row[name] for row in rows]) for name in metrics}
+        except KeyError:  # metrics that come and go: the per-record fold pads the columns
             self.extend([to_record(obj) for obj in objs])
             return
         if self.run_id is None:
@@ -141,8 +145,8 @@ class History:
         self.val_loss += _floats([obj.val_loss for obj in objs])
         self.lr += _floats([obj.lr for obj in objs])
         self.seconds += _floats([obj.seconds for obj in objs])
-        for name, column in metrics.items():
-            column += _floats([row[name] for row in rows])
+        for name, column in columns.items():
+            metrics[name] += column
         self.last_epoch = to_record(objs[-1])
         self.progress = None
         self.records += len(objs)
@@ -221,9 +225,10 @@ class History:
 
 def _floats(values: list) -> list[float]:
     """A column's numbers as floats, null as NaN (what `extend` does per value, for a whole column)."""
-    if None in values:
+    try:
+        return list(map(float, values))
+    except TypeError:  # a null among them
         return [NAN if value is None else float(value) for value in values]
-    return list(map(float, values))
 
 
 def history_of(records: list[Record]) -> History:
