@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import math
+
 import numpy as np
 
 OVERFIT_GAP = 0.05  # val - train at the latest epoch above this is overfitting (loss units)
 INSTABILITY_WINDOW = 5  # epochs in the rolling window
 INSTABILITY_STD = 0.1  # spread of a loss around its local linear trend above this is instability
+_T = np.arange(INSTABILITY_WINDOW) - (INSTABILITY_WINDOW - 1) / 2
+_T_DOT_T = float(_T @ _T)  # the window's positions around their middle, squared and summed (as numpy sums them)
 
 
 def gaps(train: Sequence[float], val: Sequence[float]) -> np.ndarray:
@@ -26,6 +30,34 @@ def improvements(val: Sequence[float]) -> np.ndarray:
     out = np.full(v.shape, np.nan)
     out[1:] = v[:-1] - v[1:]
     return out
+
+
+def window_spread(values: Sequence[float]) -> float:
+    """`rolling_spread(values)[-1]` for the last INSTABILITY_WINDOW values, in plain Python (NaN if fewer).
+
+    The diagnostics judge one window per epoch: numpy's fixed cost per call was most of a catch-up's
+    warnings. The same float operations in the same order as `rolling_spread`, so the same bits: a finding
+    reports exactly what the panel plots.
+    """
+    window = INSTABILITY_WINDOW
+    if len(values) < window:
+        return math.nan
+    cols = [float(v) for v in values[-window:]]
+    t = [k - (window - 1) / 2 for k in range(window)]
+    mean = cols[0]
+    for col in cols[1:]:
+        mean += col
+    mean /= window
+    centred = [col - mean for col in cols]
+    slope = t[0] * centred[0]
+    for k in range(1, window):
+        slope += t[k] * centred[k]
+    slope /= _T_DOT_T
+    squares = 0.0
+    for k in range(window):
+        residual = centred[k] - slope * t[k]
+        squares += residual * residual
+    return math.sqrt(squares / window)
 
 
 def rolling_spread(values: Sequence[float] | np.ndarray, window: int = INSTABILITY_WINDOW) -> np.ndarray:

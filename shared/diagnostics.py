@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from shared.curve_metrics import INSTABILITY_STD, INSTABILITY_WINDOW, OVERFIT_GAP, rolling_spread
+from shared.curve_metrics import INSTABILITY_STD, INSTABILITY_WINDOW, OVERFIT_GAP, window_spread
 from shared.early_stopping import DEFAULT_MIN_DELTA, DEFAULT_PATIENCE, epochs_without_improvement
 from shared.number_format import fmt_num
 from shared.plateau import Plateau, plateau_of
@@ -128,9 +128,9 @@ def plateau_ok(rule: Plateau) -> tuple[bool, str]:
 def check_instability(train: Sequence[float], val: Sequence[float], s: Settings) -> Finding | None:
     spreads = {}
     for name, values in (("train", train), ("val", val)):
-        latest = rolling_spread(values[-INSTABILITY_WINDOW:])
-        if latest.size and math.isfinite(latest[-1]) and latest[-1] > INSTABILITY_STD:
-            spreads[name] = latest[-1]
+        latest = window_spread(values)
+        if math.isfinite(latest) and latest > INSTABILITY_STD:
+            spreads[name] = latest
     if not spreads:
         return None
     which = ", ".join(f"{name} {value:.3f}" for name, value in spreads.items())

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.curve_metrics import INSTABILITY_STD, improvements, rolling_spread
 from shared.diagnostics import Check, Settings, diagnose
@@ -150,3 +152,15 @@ def test_plateau_extend_is_update_epoch_by_epoch():
         bulk.extend(epochs[:cut], values[:cut])
         assert bulk.extend(epochs[cut:], values[cut:]) == fired
         assert vars(bulk) == vars(one), trial
+
+
+@given(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(NAN)), max_size=9))
+def test_the_finding_judges_the_spread_the_panel_plots_to_the_bit(values):
+    from shared.curve_metrics import window_spread
+
+    plotted = rolling_spread(values)
+    judged = window_spread(values)
+    if len(values) < 5 or math.isnan(plotted[-1]):
+        assert math.isnan(judged)
+    else:
+        assert judged == plotted[-1]
