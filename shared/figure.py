@@ -18,7 +18,8 @@ from shared.curve_metrics import INSTABILITY_STD, INSTABILITY_WINDOW, OVERFIT_GA
 from shared.diagnostics import Settings, check_overfitting
 from shared.figure_axes import fit_limits, fit_loss_limits, style_ticks
 from shared.figure_data import POINTS_PER_PIXEL, Columns, envelope, max_points
-from shared.figure_notes import LrMarks, title_and_legend, to_emptiest_corner
+from shared.figure_metrics import TWIN_METRICS, MetricAxis
+from shared.figure_notes import MARK_ZORDER, LrMarks, title_and_legend, to_emptiest_corner
 from shared.history import History
 from shared.plateau import PLATEAU_EPOCHS
 
@@ -39,7 +40,7 @@ class DiagnosticFigure:
         self.best_vline = a.axvline(np.nan, color="gold", ls=":", lw=1.2)
         # Where a resumed run went on in a new trainer process (`train-dl --resume`): a line between the epochs.
         self.resume_lines = a.vlines([], 0, 1, transform=a.get_xaxis_transform(), colors="gray", linestyles="--",
-                                     lw=1.0, zorder=1)
+                                     lw=1.0, zorder=MARK_ZORDER)
         self.resume_text = a.text(np.nan, 0.03, "resumed", transform=a.get_xaxis_transform(), rotation=90,
                                   ha="right", va="bottom", color="gray", fontsize=8)
         self.lr_marks = LrMarks(a)  # where the learning rate changed, labelled with the new lr
@@ -49,6 +50,8 @@ class DiagnosticFigure:
         a.set_title("Training and validation loss")
         a.set_xlabel("Epoch")
         a.set_ylabel("Loss")
+        self.metrics = MetricAxis(a)  # val AUROC and accuracy on a twin axis at the right, where logged
+        self.ax_metrics = self.metrics.ax
 
         a = self.ax_impr
         (self.impr_line,) = a.plot([], [], color="tab:green", lw=1.4)
@@ -82,7 +85,9 @@ class DiagnosticFigure:
             style_ticks(a)
         # Titles to the left and legends beside them, above the plot (see title_and_legend).
         self.legends = [legend for legend in map(title_and_legend, axes) if legend is not None]
-        self._notes = ((self.overfit_text, (self.train_line, self.val_line)), (self.plateau_text, (self.impr_line,)),
+        self.legends.append(self.metrics.legend)  # (stacked above the loss panel's)
+        self._loss_panel_lines = (self.train_line, self.val_line, *self.metrics.lines.values())
+        self._notes = ((self.overfit_text, self._loss_panel_lines), (self.plateau_text, (self.impr_line,)),
                        (self.spread_text, (self.train_spread_line, self.val_spread_line)))
         self._curves = (self.train_line, self.val_line, self.impr_line, self.gap_line, self.train_spread_line,
                         self.val_spread_line)
@@ -103,7 +108,7 @@ class DiagnosticFigure:
         # A live view calls this once per epoch: only the new epochs are converted and their spreads computed,
         # so an update on 100,000 epochs costs about what one on 100 does (benchmarks: update cost).
         if self._columns is None or not self._columns.valid_for(history):
-            self._columns = Columns(history)
+            self._columns = Columns(history, TWIN_METRICS)
         cols = self._columns
         cols.extend()
         x, train, val = cols.x, cols.train, cols.val
@@ -123,6 +128,7 @@ class DiagnosticFigure:
         for line in self._curves:
             line.set_marker(marker)
             line.set_markersize(3)
+        self.metrics.update(x, cols.metrics, max_points(self.ax_loss.bbox.width))
 
         best = history.best_epoch
         i = int(np.searchsorted(x, best)) if best is not None else x.size  # epochs only increase
@@ -160,7 +166,7 @@ class DiagnosticFigure:
             for ax in (self.ax_loss, self.ax_impr, self.ax_gap, self.ax_spread):
                 ax.set_xlim(0.5, (history.planned_epochs or 10) + 0.5)
         # After the limits: the labels go where the curves are not.
-        self.lr_marks.mark(cols.lr_changes, (self.train_line, self.val_line))
+        self.lr_marks.mark(cols.lr_changes, self._loss_panel_lines)
         self.place_notes()
 
     def place_notes(self) -> None:

@@ -67,9 +67,11 @@ class Columns:
     epochs already seen stay valid; the spreads of the new epochs need only the window before them.
     """
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, metrics: Sequence[str] = ()) -> None:
         self.history = history
         self.n = 0
+        self.metric_keys = tuple(metrics)  # the metric columns to keep, where the log has them
+        self.metrics: dict[str, np.ndarray] = {}
         empty = np.empty(0)
         self.x = self.train = self.val = self.train_spread = self.val_spread = empty
         self.plateau = Plateau()  # the shared plateau rule, fed each epoch once
@@ -94,6 +96,10 @@ class Columns:
         self.train_spread = np.concatenate([self.train_spread, spread[0]])
         self.val_spread = np.concatenate([self.val_spread, spread[1]])
         self.plateau.extend(h.epochs[k:], h.val_loss[k:])
+        for key in self.metric_keys:
+            column = h.metrics.get(key)
+            if column is not None:  # (a metric first logged at a later epoch is NaN before it in History)
+                self.metrics[key] = np.concatenate([self.metrics.get(key, np.full(k, np.nan)), shown(column[k:])])
         # lr changes among the new epochs, vectorised (a 100,000-epoch attach folds them in one go)
         lr = np.asarray(h.lr[k:], dtype=float)
         valid = ~np.isnan(lr)
@@ -104,3 +110,24 @@ class Columns:
                 self.lr_changes.append((int(numbers[i]), float(before[i]), float(rates[i])))
             self._last_lr = float(rates[-1])
         self.n = n
+
+
+def min_max_line(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """The points of (`x`, `y`) that are each bucket's minimum and maximum, in their order: a line through them
+    looks like the line through every point (at a bucket per pixel, every spike stays), at 2 points a bucket.
+
+    For thin dashed lines, where a filled band (`envelope`) would not read as a line. A bucket without a
+    finite value keeps a NaN point, so gaps stay gaps.
+    """
+    n = y.size
+    bucket = int(np.ceil(n / buckets))
+    rows = int(np.ceil(n / bucket))
+    grid = np.full(rows * bucket, np.nan)
+    grid[:n] = y
+    grid = grid.reshape(rows, bucket)
+    missing = np.isnan(grid)
+    low = np.where(missing, np.inf, grid).argmin(axis=1)  # an all-NaN bucket: its first point, NaN
+    high = np.where(missing, -np.inf, grid).argmax(axis=1)
+    base = np.arange(rows) * bucket
+    index = np.minimum(np.column_stack([base + np.minimum(low, high), base + np.maximum(low, high)]).ravel(), n - 1)
+    return x[index], y[index]

@@ -14,6 +14,8 @@ from shared.number_format import fmt_num
 CORNER_W, CORNER_H = 0.45, 0.16  # a note's corner: this fraction of the panel's width and height
 LR_COLOR = "tab:purple"  # the lr change marks on the loss panel
 LR_LABELS = 12  # label at most this many (the latest) lr changes
+MARK_ZORDER = 1.6  # vertical marks (lr changes, resumes): over the grid (1.5), under the curves (2). Under the
+# grid, a window's partial redraw (which draws the marks over the kept grid) would differ from a full draw.
 
 
 def title_and_legend(ax: Axes) -> Any:
@@ -81,8 +83,18 @@ class LrMarks:
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
         self.lines = ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), colors=LR_COLOR, linestyles="-.",
-                               lw=1.0, zorder=1)
-        self.texts: list[Any] = []
+                               lw=1.0, zorder=MARK_ZORDER)
+        # Every label, made now (empty, at no point, not drawn) rather than on the first change: a window
+        # redraws a fixed list of changing artists between full frames (viewer/frames.py).
+        self.texts = [self._label() for _ in range(LR_LABELS)]
+
+    def _label(self) -> Any:
+        # Beside its line, at the height where the data are farthest away, small. An annotation with
+        # annotation_clip is not drawn while its point is outside the panel: the window's limits can move
+        # after this (held or fitted x), and a label at an absurd epoch would otherwise be rasterised far off
+        # the canvas, where FreeType overflows.
+        return self.ax.annotate("", (np.nan, 0.5), xycoords=self.ax.get_xaxis_transform(), annotation_clip=True,
+                                rotation=90, ha="right", va="center", color=LR_COLOR, fontsize=8)
 
     def mark(self, changes: list[tuple[int, float, float]], avoid: Sequence[Any]) -> None:
         """Show `changes` ((first epoch at the new lr, old lr, new lr)); labels keep clear of `avoid`'s lines.
@@ -94,14 +106,6 @@ class LrMarks:
         xs = [epoch - 0.5 for epoch, _, _ in changes]
         self.lines.set_segments([[(x, 0.0), (x, 1.0)] for x in xs])
         shown = changes[-LR_LABELS:]
-        while len(self.texts) < len(shown):
-            # Beside its line, at the height where the data are farthest away, small. An annotation with
-            # annotation_clip is not drawn while its point is outside the panel: the window's limits can move
-            # after this (held or fitted x), and a label at an absurd epoch would otherwise be rasterised far
-            # off the canvas, where FreeType overflows.
-            self.texts.append(self.ax.annotate("", (np.nan, 0.5), xycoords=self.ax.get_xaxis_transform(),
-                                               annotation_clip=True, rotation=90, ha="right", va="center",
-                                               color=LR_COLOR, fontsize=8))
         points = _points_in_axes(self.ax, avoid) if shown else np.empty((0, 2))
         for text, change in zip(self.texts, shown + [None] * (len(self.texts) - len(shown))):
             if change is None:

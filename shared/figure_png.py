@@ -19,10 +19,11 @@ from shared.safetext import FIGURE_TEXT, printable
 
 # Fixed margins (fractions of the 12x9 in figure at 100 dpi) instead of layout="constrained": the solver ran
 # on every save, which took 355 ms instead of 220 ms (demo run, 2-core machine). They leave room for y tick
-# labels of 7 characters ("-0.0004") beside the y labels, a 6-digit x tick label ("100000") half out at a
-# panel's right edge, the x labels, panel titles raised by an offset text ("1e-5") and a one-line suptitle;
-# tests/test_figure.py renders such ranges and checks that nothing overlaps or is cut.
-PANEL_MARGINS = {"left": 0.075, "right": 0.97, "bottom": 0.06, "top": 0.91, "wspace": 0.25, "hspace": 0.3}
+# labels of 7 characters ("-0.0004") beside the y labels, the loss panel's twin metric axis (ticks and label
+# at its right) beside them, a 6-digit x tick label ("100000") half out at a panel's right edge, the x labels,
+# panel titles raised by an offset text ("1e-5"), the metric legend stacked above the loss legend and a
+# one-line suptitle; tests/test_figure.py renders such ranges and checks that nothing overlaps or is cut.
+PANEL_MARGINS = {"left": 0.075, "right": 0.97, "bottom": 0.06, "top": 0.91, "wspace": 0.3, "hspace": 0.3}
 TITLE_SIZES = (12, 10, 8)  # pt: a suptitle wider than the figure shrinks, then loses the middle of its text
 PNG_COMPRESS_LEVEL = 3  # zlib level, 0-9: see save_png
 

@@ -11,6 +11,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imread
+from matplotlib.transforms import Bbox
 
 from shared.figure_axes import epoch_tick
 from shared.figure_data import envelope
@@ -87,8 +88,9 @@ def test_envelope_keeps_extremes_and_gaps_and_spans_the_data():
     assert gap_left < 54_000 < 56_000 < gap_right + 200  # the gap shows, to within a bucket (200 epochs)
 
 
-def curve_history(epochs, train, val, run_id="0123456789ab", end=None):
-    """A history of the given epoch numbers and losses (best = lowest val loss so far)."""
+def curve_history(epochs, train, val, run_id="0123456789ab", end=None, metrics=True):
+    """A history of the given epoch numbers and losses (best = lowest val loss so far), with val AUROC and
+    accuracy (the metric axis takes room at the loss panel's right)."""
     h = History()
     h.add({"type": "start", "run_id": run_id, "seq": 0, "time": 0.0, "schema": 1, "config": {},
            "epochs": int(epochs[-1]) if len(epochs) else 1})
@@ -99,7 +101,7 @@ def curve_history(epochs, train, val, run_id="0123456789ab", end=None):
         h.add({"type": "epoch", "run_id": run_id, "seq": seq, "time": float(seq), "epoch": int(e),
                "epochs": int(epochs[-1]), "train_loss": float(t), "val_loss": float(v), "lr": 1e-3,
                "seconds": 1.0, "best": best_epoch == e, "best_epoch": best_epoch, "best_val_loss": best,
-               "metrics": {}})
+               "metrics": {"val_auroc": 0.9 - 0.3 / seq, "val_accuracy": 0.8 - 0.2 / seq} if metrics else {}})
     if end:
         h.add({"type": "end", "run_id": run_id, "seq": len(epochs) + 1, "time": 0.0, "reason": end,
                "epochs_run": len(epochs), "best_epoch": best_epoch, "best_val_loss": best, "message": ""})
@@ -137,7 +139,10 @@ def rendered_boxes(fig: Figure) -> dict[str, object]:
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
-    boxes = {f"panel {i + 1} ({ax.get_title()[:20]})": ax.get_tightbbox(renderer) for i, ax in enumerate(fig.axes)}
+    boxes = {}
+    for i, ax in enumerate(fig.axes[:4]):  # each panel with its twin (the loss panel's metric axis), if shown
+        parts = [a for a in fig.axes if a is ax or (a in ax.get_shared_x_axes().get_siblings(ax) and a.get_visible())]
+        boxes[f"panel {i + 1} ({ax.get_title(loc='left')[:20]})"] = Bbox.union([a.get_tightbbox(renderer) for a in parts])
     for text in fig.texts:
         if text.get_text() and text.get_text() == fig.get_suptitle():
             boxes["suptitle"] = text.get_window_extent(renderer)
@@ -166,7 +171,7 @@ def test_panels_and_title_do_not_overlap_and_stay_inside(case):
 
 
 def test_a_title_too_wide_keeps_its_ends():
-    history = curve_history(*noisy_curve(20, 1.0), run_id="feedc0ffee42", end="early_stopped")
+    history = curve_history(*noisy_curve(20, 1.0), run_id="feedc0ffee42", end="early_stopped", metrics=False)
     title = figure_title(history, "/data/" + "x" * 400)
     fig, _ = new_figure(title)
     shown = fig.get_suptitle()

@@ -421,6 +421,35 @@ def test_blitted_frames_show_exactly_what_a_full_draw_shows(tmp_path):
     assert differs.size == 0, f"{len(differs)} pixels differ, e.g. at (row, col) {differs[:3].tolist()}"
 
 
+def test_metric_curves_and_lr_labels_update_live_with_the_pixels_of_a_full_draw(tmp_path):
+    window, source, _closed, _out = make_window(tmp_path)
+    canvas = window.fig.canvas
+    full = []
+    real_draw = canvas.draw
+    canvas.draw = lambda: full.append(1) or real_draw()
+    run = Run(epochs=12)
+    source.push(run.start(), *[run.epoch(e, 0.7 / e, 0.75 / e) for e in range(1, 6)])
+    window.tick()
+    auroc = window.panels.metrics.lines["val_auroc"]
+    assert window.panels.ax_metrics.get_visible() and len(auroc.get_xdata()) == 5
+    # Epochs inside the held axes, the last at a new lr: blitted frames show the new metric points and the lr
+    # label exactly as a full draw does.
+    n_full = len(full)
+    for e in range(6, 9):
+        record = run.epoch(e, 0.14, 0.16 - 0.001 * e)
+        record["lr"] = 5e-4 if e == 8 else 1e-3
+        source.push(record)
+        window.tick()
+    assert len(full) == n_full, "epochs inside the held axes are blitted"
+    assert len(auroc.get_xdata()) == 8 and auroc.get_ydata()[-1] == 0.6
+    assert [t.get_text() for t in window.panels.lr_marks.texts if t.get_text()] == ["lr 5e-4"]
+    blitted = np.asarray(canvas.buffer_rgba()).copy()
+    real_draw()
+    fresh = np.asarray(canvas.buffer_rgba())
+    differs = np.argwhere(np.any(blitted != fresh, axis=-1))
+    assert differs.size == 0, f"{len(differs)} pixels differ, e.g. at (row, col) {differs[:3].tolist()}"
+
+
 @pytest.mark.parametrize(
     "held, tight, cap, expected",
     [

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from fake_run import write_run
 from shared.figure_png import new_figure
@@ -46,8 +47,11 @@ def boxes(window):
              "status": window.status_text.get_window_extent(renderer),
              "log": window.log.ax.get_tightbbox(renderer),
              "button": window.ax_button.get_tightbbox(renderer)}
-    for i, ax in enumerate(window.panels.ax_loss.figure.axes[:4]):
+    p = window.panels
+    for i, ax in enumerate((p.ax_loss, p.ax_impr, p.ax_gap, p.ax_spread)):
         named[f"panel{i + 1}"] = ax.get_tightbbox(renderer)
+    if p.ax_metrics.get_visible():  # the loss panel's metric axis: its ticks, label and legend at the panel
+        named["panel1"] = Bbox.union([named["panel1"], p.ax_metrics.get_tightbbox(renderer)])
     return named
 
 

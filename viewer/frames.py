@@ -40,7 +40,9 @@ def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
 class Frames:
     """Draws the frames of a window laid out as the panels `axes`, a header, a log panel, a status line and a
     button. `dynamic` are the panel artists that change between epochs without moving the axes; `outside`
-    panel artists drawn outside their plot box (never part of a panel's frame). Callers add the names of
+    panel artists drawn outside their plot box (never part of a panel's frame). A panel's twins (axes sharing
+    its x, such as the loss panel's metric axis) are part of its panel: drawn, cleared and blitted with it;
+    one shown or hidden makes the next frame a full one. Callers add the names of
     what they changed to `dirty` ("axes", "header", "log", "status") and call `redraw`.
     """
 
@@ -49,6 +51,9 @@ class Frames:
                  button_label: Callable[[], str]) -> None:
         self.fig = fig
         self.axes = tuple(axes)
+        # Each panel's twins, in the order a full draw draws them (after the panel).
+        self.twins = [tuple(t for t in fig.axes if t is not ax and t in ax.get_shared_x_axes().get_siblings(ax))
+                      for ax in self.axes]
         self.dynamic = [*dynamic, header, status, *log.texts, log.note]
         self.outside = list(outside)
         self.header, self.status, self.log = header, status, log
@@ -126,7 +131,7 @@ class Frames:
         self._known_boxes(renderer)
         cells, tight = dict(enumerate(self._cells)), {}
         for i in moved:
-            tight[i] = _pixel_box(self.axes[i].get_tightbbox(renderer), CELL_PAD)
+            tight[i] = _pixel_box(self._panel_box(i, renderer), CELL_PAD)
             cells[i] = _pixel_box(Bbox.union([Bbox.from_extents(*self._cells[i]), Bbox.from_extents(*tight[i])]), 0)
         figure_box = _pixel_box(self.fig.bbox, 0)
         for i in moved:
@@ -139,7 +144,8 @@ class Frames:
             for artist in layers:
                 artist.set_visible(False)
             try:
-                self.fig.draw_artist(self.axes[i])
+                for ax in self._group(i):
+                    self.fig.draw_artist(ax)
             finally:
                 for artist in layers:
                     artist.set_visible(True)
@@ -177,30 +183,40 @@ class Frames:
         drawn_limits = self._drawn_layout[0]
         for i, ax in enumerate(self.axes):
             if self._cells[i] is None:
-                self._cells[i] = _pixel_box(self._tight_box(ax, drawn_limits[i], renderer), CELL_PAD)
+                self._cells[i] = _pixel_box(self._tight_box(i, drawn_limits[i], renderer), CELL_PAD)
         if self._fixed_boxes is None:
             boxes = {key: bbox for key in ("header", "log", "status") for _, bbox, _ in self._regions[key]}
             boxes.update(log_panel=self.log.ax.get_tightbbox(renderer), button=self.ax_button.get_tightbbox(renderer),
                          caption=self.caption.get_window_extent(renderer))
             self._fixed_boxes = {name: _pixel_box(box, 0) for name, box in boxes.items()}
 
-    @staticmethod
-    def _tight_box(ax, limits: tuple, renderer) -> Bbox:
-        """`ax`'s tight box (ticks, labels, title, legend) as it was with `limits` ((x0, x1), (y0, y1))."""
+    def _group(self, i: int) -> list[Axes]:
+        """Panel `i`'s axes as a full draw draws them: the panel, then its shown twins."""
+        return [self.axes[i], *(twin for twin in self.twins[i] if twin.get_visible())]
+
+    def _panel_box(self, i: int, renderer) -> Bbox:
+        """Panel `i`'s tight box (ticks, labels, title, legend), its twins' included."""
+        return Bbox.union([ax.get_tightbbox(renderer) for ax in self._group(i)])
+
+    def _tight_box(self, i: int, limits: tuple, renderer) -> Bbox:
+        """Panel `i`'s tight box as it was with `limits` ((x0, x1), (y0, y1))."""
+        ax = self.axes[i]
         now = ax.get_xlim(), ax.get_ylim()
         if now == limits:
-            return ax.get_tightbbox(renderer)
+            return self._panel_box(i, renderer)
         ax.set_xlim(limits[0])
         ax.set_ylim(limits[1])
         try:
-            return ax.get_tightbbox(renderer)
+            return self._panel_box(i, renderer)
         finally:
             ax.set_xlim(now[0])
             ax.set_ylim(now[1])
 
     def _layout(self) -> tuple:
+        # A twin shown or hidden changes what a panel's region draws: a full frame defines the regions anew.
+        shown = tuple(twin.get_visible() for twins in self.twins for twin in twins)
         return (tuple((ax.get_xlim(), ax.get_ylim()) for ax in self.axes), self._button_label(),
-                tuple(self.fig.bbox.bounds))
+                (tuple(self.fig.bbox.bounds), shown))
 
     def _define_regions(self) -> None:
         """Each region of the canvas that changes, its bounds and the artists drawn into it per frame.
@@ -218,10 +234,14 @@ class Frames:
         for i, ax in enumerate(self.axes):
             changing = [a for a in self.dynamic if getattr(a, "axes", None) is ax]
             floor = min(a.get_zorder() for a in changing)
-            layers = [a for a in sorted(ax.get_children(), key=lambda a: a.get_zorder())
-                      if a.get_zorder() >= floor and a is not ax.patch and not isinstance(a, Axis)
-                      and (not isinstance(a, Text) or a in changing) and a not in self.outside
-                      and a.get_visible()]
+            layers = []
+            # A shown twin is drawn after its panel, over it: all of its artists are redrawn over the panel's.
+            for member in self._group(i):
+                own = [a for a in self.dynamic if getattr(a, "axes", None) is member]
+                layers += [a for a in sorted(member.get_children(), key=lambda a: a.get_zorder())
+                           if (member is not ax or a.get_zorder() >= floor) and a is not member.patch
+                           and not isinstance(a, Axis) and (not isinstance(a, Text) or a in own)
+                           and a not in self.outside and a.get_visible()]
             x0, y0, x1, y1 = ax.bbox.extents
             pad = PANEL_PAD
             self._regions["axes"].append((f"ax{i}", Bbox.from_extents(x0 - pad, y0 - pad, x1 + pad, y1 + pad),

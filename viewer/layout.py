@@ -79,14 +79,16 @@ def fit(fig: Figure, layout: Layout) -> None:
     status_h, log_h, button_w = 30 * s, LOG_ROWS_PX * max(s, 0.85) + 8, 230 * s  # log text stays legible
     log_bottom = status_h + 4
     panels_bottom = log_bottom + log_h + 18 * s + 52 * s  # the log's title, then the panels' x labels and ticks
-    panels_top = 22 * s + 34 * s + 34 * s  # the caption, the header, the panels' titles and legends
+    panels_top = 22 * s + 34 * s + 46 * s  # the caption, the header, the panels' titles and legends (two rows
+    # on the loss panel: the metric legend above the loss legend)
     layout.ax_log.set_position((left, fy(log_bottom), 1 - fx(18) - left - fx(button_w + 24 * s), fy(log_h)))
     layout.ax_button.set_position((1 - fx(18 + button_w), fy(log_bottom + 10 * s), fx(button_w),
                                    fy(min(log_h - 10 * s, 110 * s))))
-    axes_w = (W * (right - left) - 105 * s) / 2
+    gap_w = 140 * s  # between the columns: the loss panel's metric axis (ticks, label), the next one's y labels
+    axes_w = (W * (right - left) - gap_w) / 2
     axes_h = (H - panels_top - panels_bottom - 92 * s) / 2
     layout.grid.update(left=left, right=right, top=1 - fy(panels_top), bottom=fy(panels_bottom),
-                       wspace=105 * s / max(axes_w, 1), hspace=92 * s / max(axes_h, 1))
+                       wspace=gap_w / max(axes_w, 1), hspace=92 * s / max(axes_h, 1))
     for ax in (layout.panels.ax_loss, layout.panels.ax_impr, layout.panels.ax_gap, layout.panels.ax_spread):
         ax.set_position(ax.get_subplotspec().get_position(fig))  # (GridSpec.update does not move them all)
         ax.tick_params(labelsize=9 * s)
@@ -94,9 +96,13 @@ def fit(fig: Figure, layout: Layout) -> None:
         ax._left_title.set_fontsize(10 * s)
         ax.xaxis.label.set_fontsize(10 * s)
         ax.yaxis.label.set_fontsize(10 * s)
+    twin = layout.panels.ax_metrics  # the loss panel's metric axis (shares the panel's position)
+    twin.tick_params(labelsize=9 * s)
+    twin.yaxis.label.set_fontsize(10 * s)
     for legend in layout.outside:
         for text in legend.get_texts():
             text.set_fontsize(8 * s)
+    layout.panels.metrics.fit_legend(8 * s)
     for note in (layout.panels.overfit_text, layout.panels.plateau_text, layout.panels.spread_text):
         note.set_fontsize(9 * s)
     layout.ax_log.title.set_fontsize(9 * s)

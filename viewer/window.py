@@ -110,7 +110,7 @@ class RunWindow:
         self._axes = (p.ax_loss, p.ax_impr, p.ax_gap, p.ax_spread)
         # What changes between epochs without moving the axes; everything else is the blitted background.
         dynamic = [p.train_line, p.val_line, p.best_marker, p.best_vline, p.resume_lines, p.resume_text,
-                   p.overfit_text, p.impr_line,
+                   p.overfit_text, p.impr_line, *p.lr_marks.texts, *p.metrics.lines.values(),
                    p.plateau_text, p.gap_line, p.train_spread_line, p.val_spread_line, p.spread_text, *p.bands]
         self._frames = Frames(fig, self._axes, dynamic, parts.outside, header=self.header, status=self.status_text,
                               log=self.log, ax_button=self.ax_button, caption=self.caption,
