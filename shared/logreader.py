@@ -427,14 +427,15 @@ class LogReader:
 
 def read_log(
     path: str | Path, on_warning: Callable[[str], None] | None = None, final: bool = False,
-    latest_progress: bool = False,
+    latest_progress: bool = False, epoch_blocks: bool = False,
 ) -> tuple[list[Record], list[str]]:
     """All records of the last run in a log, and the reader's warnings (for replay and tools).
 
     `final`: the file is finished (see `LogReader.poll`); replay passes True, a reader of a live run False.
     `latest_progress`: of consecutive progress records keep only the last (see `LogReader`); what a view needs.
+    `epoch_blocks` (with latest_progress): runs of epoch records as `EpochBlock`s, for a History only.
     """
-    reader = LogReader(path, on_warning=on_warning, latest_progress=latest_progress)
+    reader = LogReader(path, on_warning=on_warning, latest_progress=latest_progress, epoch_blocks=epoch_blocks)
     records: list[Record] = []
     for item in reader.poll(final=final):
         if isinstance(item, NewRun):

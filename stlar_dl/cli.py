@@ -3,10 +3,10 @@
 Library code raises typed exceptions (`shared.errors.StlarError`); here they become one line on stderr and
 exit code 2, like usage errors. Nothing below this layer prints a traceback for a user's mistake.
 
-`stlar-dl stop RUN_DIR`, `stlar-dl runs` and `stlar-dl --version` start without typer (`quick_command`):
-importing it and building its pydantic type adapters costs ~0.2 s, many times the work of a stop (reading a
-log's two ends and writing one file). Only their plain forms are taken, and they call the function the
-typer command calls.
+`stlar-dl stop RUN_DIR`, `stlar-dl runs`, `stlar-dl replay RUN_DIR [--png FILE]` and `stlar-dl --version`
+start without typer (`quick_command`): importing it and building its pydantic type adapters costs ~0.2 s,
+many times the work of a stop (reading a log's two ends and writing one file), a fifth of a replay to a PNG.
+Only their plain forms are taken, and they call the function the typer command calls.
 """
 
 from __future__ import annotations
@@ -46,14 +46,24 @@ class Quick:
     many: bool  # it takes any number of words (typer: a list); else at most one
     default: Any  # its value when no word is given
     flags: dict[str, str] = field(default_factory=dict)  # --flag -> parameter name (False unless given)
+    options: dict[str, str] = field(default_factory=dict)  # --option PATH -> parameter name (None unless given)
+    others: tuple[str, ...] = ()  # the command's other parameters: None here (their default); given, typer parses
 
     def bind(self, words: Sequence[str]) -> Callable[[], int] | None:
         """The call for `words` (the words after the command's name), or None when typer must parse them."""
         values: dict[str, Any] = dict.fromkeys(self.flags.values(), False)
+        values.update(dict.fromkeys([*self.options.values(), *self.others]))
         positional = []
+        words = iter(words)
         for word in words:
             if word in self.flags:
                 values[self.flags[word]] = True
+            elif word in self.options:
+                value = next(words, "")
+                name = self.options[word]
+                if not value or value.startswith("-") or values[name] is not None:  # missing, odd or given twice
+                    return None
+                values[name] = Path(value)
             elif not word or word.startswith("-"):  # help, `--`, another option, or a word typer would refuse
                 return None
             else:
@@ -73,6 +83,8 @@ QUICK = {
     "stop": Quick("viewer.stop", "stop_command", argument="run_dir", many=False, default=Path(DEFAULT_RUN_DIR)),
     "runs": Quick("viewer.runs", "runs_command", argument="dirs", many=True, default=(),
                   flags={"--json": "json_out"}),
+    "replay": Quick("viewer.replay", "replay", argument="run_dir", many=False, default=Path(DEFAULT_RUN_DIR),
+                    flags={"--no-window": "no_window"}, options={"--png": "png"}, others=("speed",)),
 }
 
 

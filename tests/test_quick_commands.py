@@ -27,14 +27,21 @@ def test_the_quick_path_takes_exactly_the_parameters_the_typer_command_declares(
     arguments = [p for p in params if p.param_type_name == "argument"]
     options = [p for p in params if p.param_type_name == "option"]
     assert [(p.name, p.nargs) for p in arguments] == [(quick.argument, -1 if quick.many else 1)]
-    assert {opt: p.name for p in options for opt in p.opts + p.secondary_opts} == quick.flags
-    assert all(p.is_flag and p.default is False for p in options)
+    flags = [p for p in options if p.is_flag]
+    assert {opt: p.name for p in flags for opt in p.opts + p.secondary_opts} == quick.flags
+    assert all(p.default is False for p in flags)
+    valued = [p for p in options if not p.is_flag and p.name not in quick.others]
+    assert {opt: p.name for p in valued for opt in p.opts} == quick.options
+    assert all(p.default is None and p.nargs == 1 for p in valued)
+    assert all(p.default is None for p in options if p.name in quick.others)
 
 
 @pytest.mark.parametrize("args", [
     ["stop"], ["stop", "run"], ["stop", "my run/models"],
     ["runs"], ["runs", "a"], ["runs", "a", "b"], ["runs", "--json"], ["runs", "a", "--json", "b"],
     ["runs", "--json", "--json", "a"],
+    ["replay"], ["replay", "run"], ["replay", "run", "--png", "a.png"], ["replay", "--png", "a b.png", "run"],
+    ["replay", "--no-window", "run", "--png", "a.png"],
 ])
 def test_a_quick_form_parses_as_typer_parses_it(args):
     call = quick_command(args)
@@ -47,6 +54,8 @@ def test_a_quick_form_parses_as_typer_parses_it(args):
     [], ["-h"], ["--help"], ["--version", "stop"], ["stop", "--version"], ["watch", "run"],
     ["stop", "-h"], ["stop", "--help"], ["stop", "--", "run"], ["stop", "a", "b"], ["stop", ""], ["stop", "-x"],
     ["stop", "--json"], ["runs", "-h"], ["runs", "--js"], ["runs", "--json=1"], ["runs", "--", "-odd"],
+    ["replay", "--png"], ["replay", "--png", "-x"], ["replay", "--png", ""], ["replay", "--png", "a", "--png", "b"],
+    ["replay", "--png=a.png"], ["replay", "--speed", "2"], ["replay", "run", "-h"],
 ])
 def test_everything_else_goes_to_typer(args):
     assert quick_command(args) is None
@@ -94,6 +103,18 @@ def test_the_quick_and_the_typer_runs_say_the_same(tmp_path):
     assert code == 0 and out.startswith("[")
     code, out, err = _same_story(["runs", "nowhere"], ["runs", "--", "nowhere"], tmp_path)
     assert (code, out) == (2, "") and err.startswith("Error: nowhere: no such folder")
+
+
+def test_the_quick_and_the_typer_replay_say_the_same(tmp_path):
+    (tmp_path / "a").mkdir()
+    write_run(RunDir(tmp_path / "a").log, 3)
+    code, out, _ = _same_story(["replay", "a", "--png", "a.png"], ["replay", "--png", "a.png", "--", "a"], tmp_path)
+    assert code == 0 and out.startswith("Wrote a.png (3 epochs; ") and (tmp_path / "a.png").is_file()
+    code, out, _ = _same_story(["replay", "a", "--no-window"], ["replay", "--no-window", "--", "a"], tmp_path)
+    assert code == 0 and "Epoch 3/3" in out
+    code, out, err = _same_story(["replay", "nowhere", "--png", "x.png"], ["replay", "--png", "x.png", "--",
+                                                                          "nowhere"], tmp_path)
+    assert (code, out) == (2, "") and err.startswith("Error: ") and err.count("\n") == 1
 
 
 def test_version_says_the_same_either_way(tmp_path):

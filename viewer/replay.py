@@ -9,6 +9,7 @@ the trainer is gone and the log has been quiet for the stall time, live while it
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import TextIO
 
 from shared.errors import InputError
-from shared.figure_png import figure_title, save_png
 from shared.history import History, history_of
 from shared.logreader import NewRun, read_log
 from shared.records import EPOCH, Record
@@ -25,14 +25,17 @@ from shared.rundir import ARCHIVE_NAME, LOG_NAME, RunDir
 from shared.safetext import printable
 from viewer.growth import file_quiet
 from viewer.paths import png_arg, run_dir_arg
+from viewer.read_ahead import ReadAhead
 from viewer.status import LIVE, Status, status_of, trainer_alive
 
 
 MIN_SPEED = 1e-3  # epochs per second; slower is a typo (1e-12 would wait longer than any timer can)
 
 
-def load_run(run_dir: Path) -> tuple[list[Record], list[str]]:
-    """The records of the last run in RUN_DIR's log and the warnings about skipped lines; InputError if none."""
+def load_run(run_dir: Path, epoch_blocks: bool = False) -> tuple[list[Record], list[str]]:
+    """The records of the last run in RUN_DIR's log and the warnings about skipped lines; InputError if none.
+
+    `epoch_blocks`: runs of epoch records come as `EpochBlock`s (for a History only: see `load_history`)."""
     run_dir = run_dir_arg(run_dir, must_exist=True)
     log = RunDir(run_dir).log
     if not log.is_file():
@@ -40,11 +43,17 @@ def load_run(run_dir: Path) -> tuple[list[Record], list[str]]:
                          f"(earlier runs are kept in {run_dir / ARCHIVE_NAME}/<start time>_<run id>/)")
     # A finished file: a last line without newline counts. Only the last of consecutive progress records:
     # a view shows the latest one, and a week-long log holds 300,000.
-    records, warnings = read_log(log, final=True, latest_progress=True)
+    records, warnings = read_log(log, final=True, latest_progress=True, epoch_blocks=epoch_blocks)
     if not records:
         detail = f"; {warnings[0]}" if warnings else ""
         raise InputError(f"{log}: no valid records to replay (the log is empty or every line is malformed{detail})")
     return records, warnings
+
+
+def load_history(run_dir: Path) -> History:
+    """The History of the last run in RUN_DIR's log (what a PNG shows); InputError if it has no records."""
+    records, _warnings = load_run(run_dir, epoch_blocks=True)
+    return history_of(records)
 
 
 class ReplaySource:
@@ -126,6 +135,8 @@ def replay_status(history: History, quiet: float) -> Status:
 
 
 def run_title(history: History, run_dir: Path, quiet: float) -> str:
+    from shared.figure_png import figure_title
+
     title = figure_title(history, str(run_dir))
     if history.end is None:
         title += f" | {replay_status(history, quiet).text}"
@@ -145,10 +156,20 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
                          f"{1 / MIN_SPEED:g} s); pass a speed such as 2, or leave --speed out to show the run at once")
     run_dir = run_dir_arg(run_dir, must_exist=True)
     png = png_arg(png) if png is not None else None
-    records, warnings = load_run(run_dir)
+    if png is not None and not no_window:
+        # Only the figure: the log is read in a child process while this one imports matplotlib.
+        ahead = ReadAhead(functools.partial(load_history, run_dir))
+        from shared.figure_png import save_png
+
+        history = ahead.result()
+        records = warnings = []
+    else:
+        records, warnings = load_run(run_dir)
+        history = history_of(records)
     quiet = file_quiet(RunDir(run_dir).log, wall)
-    history = history_of(records)
     if png is not None:
+        from shared.figure_png import save_png
+
         try:
             save_png(history, png, run_title(history, run_dir, quiet))
         except OSError as exc:
