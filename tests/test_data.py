@@ -456,6 +456,16 @@ def test_loader_yields_padded_float32_batches() -> None:
     assert y.tolist() == [0, 1, 0, 1]
 
 
+def test_loader_batches_live_in_torch_memory_aligned_for_its_kernels() -> None:
+    # A batch in numpy's memory (16-byte aligned) made a two-thread training step 11-15 % slower: every batch,
+    # in the main process or from workers, is a tensor torch allocated (64-byte aligned), not a numpy view.
+    data = tagged_set(40)
+    for workers in (0, 2):
+        for x, y in make_loader(data, batch_size=3, shuffle=True, seed=1, num_workers=workers):
+            assert x.data_ptr() % 64 == 0 and x.is_contiguous()
+            assert y.dtype == x.dtype
+
+
 def test_loader_order_is_deterministic_for_a_seed() -> None:
     data = tagged_set(20)
     a = make_loader(data, 4, shuffle=True, seed=7, num_workers=0)
