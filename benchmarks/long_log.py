@@ -110,7 +110,8 @@ def run(ctx: Context) -> list[Row]:
                 target=("<=", STOP_MB) if base else None, note=what + ratio(rss, "stop")),
         ]
         if base:
-            rows.append(Row("week-long log: runs, wall", wall["runs", label], "s", note=what))
+            rows += [Row("week-long log: runs, wall", wall["runs", label], "s", note=what),
+                     Row("week-long log: runs, CPU", cpu["runs", label], "s", note=what)]
         rows += [
             Row(f"week-long log: replay --png, peak RSS{label}", rss["replay --png", label], "MB",
                 target=("<=", VIEW_MB) if base else None, note=what + ratio(rss, "replay --png")),
