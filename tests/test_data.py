@@ -1,4 +1,5 @@
-"""Tests of trainer/data.py: manifest validation, segment loading, z-scoring, padding and the loader."""
+"""Tests of the training data: manifest validation (trainer/manifest.py), segment loading, z-scoring and padding
+(trainer/segments.py) and the loader (trainer/batches.py), through their public names in trainer.data."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from shared.errors import ExportError
-from trainer.data import pad_batch, zscore
+from trainer.segments import pad_batch, zscore
 
 TOLERANCE = 1e-5  # largest allowed |P_export - P_checkpoint| on the check's inputs
 

@@ -18,7 +18,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from trainer.data import SegmentSet, _SegmentDataset, _seed_worker, collate_segments
+from trainer.batches import _SegmentDataset, _seed_worker, collate_segments
+from trainer.segments import SegmentSet
 from trainer.distributed import Place
 
 
@@ -76,7 +77,7 @@ def loaders(cfg: Any, train_set: SegmentSet, val_set: SegmentSet, place: Place) 
         train = train_loader(train_set, cfg.batch_size, cfg.seed, cfg.num_workers, place)
         val = val_loader(val_set, cfg.batch_size, cfg.num_workers, place)
     else:
-        from trainer.data import make_loader
+        from trainer.batches import make_loader
 
         train = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
         val = make_loader(val_set, cfg.batch_size, shuffle=False, seed=cfg.seed, num_workers=cfg.num_workers)

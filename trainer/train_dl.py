@@ -126,7 +126,8 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
     g = printer.glyphs
 
     # ---- 1. validate everything before writing anything ---------------------------------------------------
-    from trainer.data import check_min_length, load_manifest
+    from trainer.manifest import load_manifest
+    from trainer.segments import check_min_length
 
     point: ResumePoint | None = None
     with agreed(comm):
