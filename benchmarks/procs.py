@@ -25,15 +25,18 @@ def stlar_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "stlar_dl", *args]
 
 
-# `python -m stlar_dl ARGS`, plus an exit hook that writes the process's VmHWM (kB) to the file in argv[1].
+# `python -m stlar_dl ARGS`, plus an exit hook that writes the process's VmHWM (kB) to the file in argv[1], and
+# the peak of the children it waited for (ru_maxrss, kB: replay --png reads its log in a forked child; forked
+# before the big imports, so the size it inherits is small).
 _HWM_WRAPPER = (
-    "import atexit, runpy, sys\n"
+    "import atexit, resource, runpy, sys\n"
     "out = sys.argv[1]\n"
     "def _hwm():\n"
     "    with open('/proc/self/status') as fh:\n"
     "        kb = next(line.split()[1] for line in fh if line.startswith('VmHWM:'))\n"
+    "    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
     "    with open(out, 'w') as fh:\n"
-    "        fh.write(kb)\n"
+    "        fh.write(f'{kb} {children}')\n"
     "atexit.register(_hwm)\n"
     "sys.argv = ['stlar-dl'] + sys.argv[2:]\n"
     "runpy.run_module('stlar_dl', run_name='__main__', alter_sys=True)\n"
@@ -46,7 +49,13 @@ def stlar_measured_cmd(hwm_file: Path, *args: str) -> list[str]:
 
 
 def read_hwm_mb(hwm_file: Path) -> float:
-    return int(hwm_file.read_text().strip()) / 1024.0
+    return int(hwm_file.read_text().split()[0]) / 1024.0
+
+
+def read_children_mb(hwm_file: Path) -> float:
+    """The peak RSS of the largest child the measured process waited for (0 if none)."""
+    words = hwm_file.read_text().split()
+    return int(words[1]) / 1024.0 if len(words) > 1 else 0.0
 
 
 def cpu_seconds(pid: int) -> float:
