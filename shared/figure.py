@@ -102,6 +102,11 @@ class DiagnosticFigure:
         line.axes.add_collection(band, autolim=False)
         return band
 
+    def adopt(self, columns: Columns) -> None:
+        """Plot from `columns`, converted elsewhere (replay --png converts them in the process that read the
+        log); `update` replaces them if they are not its history's."""
+        self._columns = columns
+
     def update(self, history: History, settings: Settings | None = None) -> None:
         """Show `history` (any number of epochs, NaN for null losses). Does not draw the canvas."""
         s = settings or Settings.from_config(history.config)

@@ -57,3 +57,18 @@ def test_a_result_that_cannot_cross_is_worked_out_here():
 def test_a_large_result_crosses_whole():
     columns = ReadAhead(lambda: [float(i) for i in range(300_000)]).result()
     assert len(columns) == 300_000 and columns[-1] == 299_999.0
+
+
+def test_the_png_from_the_read_ahead_columns_is_the_png_from_the_history(tmp_path):
+    from matplotlib.image import imread
+
+    from fake_run import write_run
+    from shared.figure_png import save_png
+    from shared.rundir import RunDir
+    from viewer.replay import load_plot
+
+    write_run(RunDir(tmp_path).log, [(1.0 / n, 1.2 / n) for n in range(1, 3000)], planned=4000)
+    history, columns = ReadAhead(lambda: load_plot(tmp_path)).result()
+    save_png(history, tmp_path / "ahead.png", "t", columns=columns)
+    save_png(history, tmp_path / "here.png", "t")
+    assert (imread(tmp_path / "ahead.png") == imread(tmp_path / "here.png")).all()

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from shared.errors import InputError
 from shared.history import History, history_of
@@ -26,6 +26,9 @@ from shared.safetext import printable
 from viewer.growth import file_quiet
 from viewer.paths import png_arg, run_dir_arg
 from viewer.read_ahead import ReadAhead
+
+if TYPE_CHECKING:
+    from shared.figure_data import Columns
 from viewer.status import LIVE, Status, status_of, trainer_alive
 
 
@@ -54,6 +57,17 @@ def load_history(run_dir: Path) -> History:
     """The History of the last run in RUN_DIR's log (what a PNG shows); InputError if it has no records."""
     records, _warnings = load_run(run_dir, epoch_blocks=True)
     return history_of(records)
+
+
+def load_plot(run_dir: Path) -> tuple[History, Columns]:
+    """The History of the last run in RUN_DIR's log and its columns as the figure plots them (numpy, no
+    matplotlib: what replay --png's read-ahead child works out while the parent imports matplotlib)."""
+    from shared.figure_data import Columns
+
+    history = load_history(run_dir)
+    columns = Columns(history, tuple(history.metrics))  # every metric it has: the figure picks its own
+    columns.extend()
+    return history, columns
 
 
 class ReplaySource:
@@ -158,20 +172,20 @@ def replay(run_dir: Path, *, png: Path | None = None, no_window: bool = False, s
     png = png_arg(png) if png is not None else None
     if png is not None and not no_window:
         # Only the figure: the log is read in a child process while this one imports matplotlib.
-        ahead = ReadAhead(functools.partial(load_history, run_dir))
+        ahead = ReadAhead(functools.partial(load_plot, run_dir))
         from shared.figure_png import save_png
 
-        history = ahead.result()
+        history, columns = ahead.result()
         records = warnings = []
     else:
         records, warnings = load_run(run_dir)
-        history = history_of(records)
+        history, columns = history_of(records), None
     quiet = file_quiet(RunDir(run_dir).log, wall)
     if png is not None:
         from shared.figure_png import save_png
 
         try:
-            save_png(history, png, run_title(history, run_dir, quiet))
+            save_png(history, png, run_title(history, run_dir, quiet), columns=columns)
         except OSError as exc:
             raise InputError(f"--png {png}: cannot write it ({exc.strerror or exc}); free disk space or pick "
                              "another file") from None
