@@ -98,7 +98,10 @@ class LogPanel:
 
     def _wrap(self, line: str) -> list[tuple[str, str]]:
         color = _color(line)
-        rows = textwrap.wrap(line, self._width or 120, subsequent_indent=INDENT, break_on_hyphens=False,
+        width = self._width or 120
+        if len(line) <= width and line.isprintable():  # fits: what textwrap gives, without its ~50 us a line
+            return [(line.rstrip(), color)]
+        rows = textwrap.wrap(line, width, subsequent_indent=INDENT, break_on_hyphens=False,
                              drop_whitespace=False) or [""]
         return [(row.rstrip(), color) for row in rows]
 
