@@ -186,3 +186,28 @@ def test_a_file_event_wakes_the_real_window_without_its_timer(tmp_path, display)
     done = run([sys.executable, "-c", WAKE_SCRIPT, str(tmp_path)], timeout=60, DISPLAY=display)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("shown after "), (done.stdout, done.stderr[-2000:])
+
+
+MAPPED = re.compile(r"\[STLAR_DEBUG_GEOMETRY\] mapped frames=(?P<frames>\d+) figure=(?P<figure>\d+x\d+) "
+                    r"canvas=(?P<canvas>\d+x\d+) epochs=(?P<epochs>\d+)")
+
+
+@pytest.mark.parametrize("screen", ["1600x1000", "1280x720"])
+def test_the_window_appears_with_its_first_frame_drawn_at_its_final_size(tmp_path, screen):
+    """Never a blank window, nor a frame of another size: the window is mapped once the run is drawn at the
+    size the canvas has on the screen (timing: benchmarks/first_frame.py)."""
+    from fake_run import write_run
+
+    write_run(RunDir(tmp_path).log, 12, end=None, planned=50, pid=os.getpid())  # live: this test's process
+    with xvfb(f"{screen}x24") as display, \
+            Spawned(STLAR + ["watch", str(tmp_path)], DISPLAY=display, STLAR_DEBUG_GEOMETRY="1") as watch:
+        mapped = MAPPED.search(watch.expect("mapped frames=", timeout=90))
+        assert mapped is not None and int(mapped["frames"]) >= 1, mapped
+        assert mapped["figure"] == mapped["canvas"]  # drawn at the size it has on the screen
+        assert int(mapped["epochs"]) == 12  # the log's epochs, not an empty figure
+        w, h = map(int, mapped["canvas"].split("x"))
+        sw, sh = map(int, screen.split("x"))
+        assert w <= sw and h <= sh
+        screenshot_showing_curves(display, tmp_path / f"first_frame_{screen}.png")  # Tk painted it: not black
+        watch.interrupt()
+        assert watch.finish(timeout=30) == 0

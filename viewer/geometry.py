@@ -1,4 +1,5 @@
-"""Where the window's button is on the screen, for tests that click it on a real display (STLAR_DEBUG_GEOMETRY=1)."""
+"""Where the window's button is on the screen, for tests that click it on a real display (STLAR_DEBUG_GEOMETRY=1);
+and what the window had drawn when it appeared on the screen (tests and benchmarks of the first frame)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,18 @@ def report_geometry(window: RunWindow) -> None:
                   f"epochs={window.history.n_epochs}", file=sys.stderr, flush=True)
 
     window.fig.canvas.mpl_connect("draw_event", on_draw)
+    widget_of = getattr(window.fig.canvas, "get_tk_widget", None)
+    if widget_of is not None:
+        widget = widget_of()
+        mapped: list[bool] = []
+
+        def on_map(_event: object) -> None:  # the canvas appears on the screen (Tk)
+            if mapped:
+                return
+            mapped.append(True)
+            w, h = (int(round(v)) for v in window.fig.bbox.size)
+            print(f"[{DEBUG_GEOMETRY_ENV}] mapped frames={window.frames} figure={w}x{h} "
+                  f"canvas={widget.winfo_width()}x{widget.winfo_height()} epochs={window.history.n_epochs}",
+                  file=sys.stderr, flush=True)
+
+        widget.bind("<Map>", on_map, "+")

@@ -76,6 +76,61 @@ def fitted_size(size: tuple[float, float], screen: tuple[int, int]) -> tuple[flo
     return min(size[0], SCREEN_FILL * screen[0]), min(size[1], SCREEN_FILL * screen[1] - 60)  # 60: title bar
 
 
+def _draw_before_mapping(window: RunWindow) -> None:
+    """Tk: draw the first frame while the window is still withdrawn, at the size it gets on the screen, so that
+    it never shows a blank canvas, nor a frame of another size (`plt.show()` maps it).
+
+    1. Size: a withdrawn window has no geometry yet (Tk gives it one when it is mapped), but its canvas gets
+       the size it asks for, which `_fit_to_screen` set with the window's geometry. The figure and the Tk
+       photo take that size now, as matplotlib's resize handler would, without its draw of the empty figure;
+       the screen's dpi scaling that matplotlib applies when the canvas is mapped is applied now too, so that
+       mapping changes nothing (a window manager that resizes the window still gets a frame drawn anew).
+    2. The first frame: what the log holds so far, drawn in full (the window's first tick).
+    Elsewhere (other toolkits) the window is shown as the toolkit does and the first tick draws it.
+    """
+    first_frame = getattr(window, "first_frame", None)  # (the compare window draws as the toolkit maps it)
+    if first_frame is None:
+        return
+    canvas = window.fig.canvas
+    widget_of = getattr(canvas, "get_tk_widget", None)
+    resize = getattr(canvas, "_resize_figure_for_canvas_size", None)  # matplotlib's <Configure> handler
+    if widget_of is not None and resize is not None:
+        widget = widget_of()
+        canvas.draw_idle = lambda *_args, **_kwargs: None
+        try:
+            if sys.platform == "linux":  # as matplotlib's <Map> handler does, before the map
+                canvas._set_device_pixel_ratio(widget.winfo_fpixels("1i") / 96)
+            size = widget.winfo_reqwidth(), widget.winfo_reqheight()
+            resize(*size)
+        except Exception:  # another matplotlib's internals: the window is drawn as it is mapped, as before
+            del canvas.draw_idle
+        else:
+            _skip_redraw_at_map(canvas, widget, size)
+    first_frame()
+
+
+def _skip_redraw_at_map(canvas, widget, size: tuple[int, int]) -> None:
+    """When the mapped canvas gets the size the first frame was drawn at, matplotlib's resize handler would
+    draw the same figure again (and the window, seeing a draw it did not make, a third time): skip that one.
+
+    matplotlib's draw_idle stays off (an attribute over the method) until the canvas's first <Configure>
+    after this, or a second after its <Map> at most; a canvas that came out another size (a window manager's)
+    is drawn anew.
+    """
+    restored = []
+
+    def restore(event=None) -> None:
+        if restored:
+            return
+        restored.append(True)
+        del canvas.draw_idle
+        if event is not None and (event.width, event.height) != size:
+            canvas.draw_idle()
+
+    widget.bind("<Configure>", restore, "+")  # after matplotlib's own handler
+    widget.bind("<Map>", lambda _event: widget.after(1000, restore), "+")  # a canvas mapped without <Configure>
+
+
 def show(window: RunWindow) -> bool:
     """Run the GUI loop until the window is closed; return True if Ctrl-C in the terminal ended it.
 
@@ -94,9 +149,10 @@ def show(window: RunWindow) -> bool:
     if threading.current_thread() is threading.main_thread() and \
             signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         restore = signal.signal(signal.SIGINT, on_sigint)
+    _draw_before_mapping(window)
     window.start_timer()
     try:
-        plt.show()
+        plt.show()  # maps the window (Tk: drawn already) and runs the GUI loop
     except KeyboardInterrupt:
         return True
     finally:

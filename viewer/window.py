@@ -171,6 +171,12 @@ class RunWindow:
                 traceback.print_exc()
                 self._log("Internal error while updating the view (details on stderr); the run is not affected")
 
+    def first_frame(self) -> None:
+        """Read what the source holds and draw it all: the frame a real window opens with (see `gui.show`)."""
+        self._tick_guarded()
+        if self.frames == 0:
+            self.redraw()
+
     def tick(self) -> None:
         """Drain the source if due, update in place, refresh the status each second; redraw if anything changed."""
         changed = False
