@@ -26,8 +26,8 @@ from benchmarks.context import Context  # noqa: E402
 from benchmarks.table import MISS, Row, markdown_table, text_table  # noqa: E402
 
 # In run order: the shared-only figures first, the long trainer runs last.
-MODULES = ("attach", "vs_tensorboard", "update_cost", "memory", "long_log", "idle", "compare", "latency",
-           "trainer_overhead", "throughput", "data_parallel")
+MODULES = ("attach", "vs_tensorboard", "update_cost", "memory", "long_log", "idle", "first_frame", "compare",
+           "latency", "trainer_overhead", "throughput", "data_parallel")
 
 
 def machine() -> dict[str, str]:

@@ -345,7 +345,7 @@ def test_closing_the_window_while_the_stop_waits_tells_the_terminal_once(tmp_pat
     assert len(lines) == 1 and lines[0].endswith(": waiting for the trainer to answer")
 
 
-def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second(tmp_path):
+def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_when_due(tmp_path):
     clock = Clock()
     window, source, _closed, _out = make_window(tmp_path, clock=clock)
     run = Run()
@@ -360,6 +360,25 @@ def test_tick_is_cheap_when_nothing_changed_and_refreshes_the_status_each_second
     assert window.frames == 2 and window.status.text.endswith("last record 30 s ago")
     window.tick()
     assert window.frames == 2
+
+
+def test_an_idle_live_window_redraws_its_status_only_when_its_words_can_change(tmp_path):
+    # Each redraw of the status line renders its glyphs (~12 ms): an idle window must not do it every few
+    # seconds. The verdict still changes on time: the age appears past 5 s, stalled? past 90 s of quiet.
+    clock = Clock()
+    window, source, _closed, _out = make_window(tmp_path, clock=clock)
+    run = Run()
+    source.push(run.start(), run.epoch(1, 0.5, 0.52))
+    window.tick()
+    redrawn, frames = [], window.frames
+    for second in range(1, 151):  # the 1-s ticks of an idle window, no record arriving
+        clock.t += 1
+        window.tick()
+        if window.frames != frames:
+            frames = window.frames
+            redrawn.append((second, window.status.kind))
+    assert redrawn == [(6, "live"), (36, "live"), (66, "live"), (91, "stalled")]
+    assert window.status.text.startswith("stalled?: no record for 2 min")
 
 
 def test_an_epoch_inside_the_held_axes_is_blitted_not_drawn_in_full(tmp_path, monkeypatch):

@@ -13,8 +13,9 @@ from shared.logreader import NewRun
 from shared.records import Record
 
 TIMER_MS = 25  # drain interval where nothing else wakes the window (replay --speed, non-Tk toolkits)
-IDLE_MS = 1000  # where file events wake it (Tk on POSIX), the timer only refreshes the status line: 40 idle
-# wake-ups a second cost ~1 % of a core, one costs ~0.03 %
+IDLE_MS = 1000  # where file events wake it (Tk on POSIX), the timer only reads the log in case an event was
+# missed (viewer.follow), refreshes the status line when due and acts on Ctrl-C: 40 idle wake-ups a second
+# cost ~1 % of a core, one costs ~0.05 %
 
 
 class Source(Protocol):

@@ -41,7 +41,7 @@ from viewer.layout import fit, lay_out
 from viewer.limits import hold_axes
 from viewer.log_panel import LogPanel
 from viewer.status import CRASHED, STALLED, Status, pid_alive
-from viewer.status_line import StatusLine, window_status
+from viewer.status_line import StatusLine, next_change, window_status
 from viewer.stop_button import CLOSE_LABEL, STOP_LABEL, StopButton
 from viewer.stop_flow import StopFlow
 from viewer.ticker import Source, Ticker
@@ -178,7 +178,7 @@ class RunWindow:
             self.redraw()
 
     def tick(self) -> None:
-        """Drain the source if due, update in place, refresh the status each second; redraw if anything changed."""
+        """Drain the source if due, update in place, refresh the status when due; redraw if anything changed."""
         changed = False
         if self.source.due():
             items = self.source.drain()
@@ -249,11 +249,11 @@ class RunWindow:
 
     def _refresh_status(self) -> bool:
         """Work out the status anew; True if the status line (or, through a last read, anything) changed."""
-        self._status_line.asked()
-        status = window_status(self.history, quiet=self.source.quiet(), live=self.live,
+        quiet, waited = self.source.quiet(), self.stop.waited(self.history)
+        self._status_line.asked(next_change(quiet, waited))
+        status = window_status(self.history, quiet=quiet, live=self.live,
                                playing=getattr(self.source, "playing", False),  # replay --speed
-                               stop_waited=self.stop.waited(self.history), hostname=self._hostname,
-                               alive=self._alive)
+                               stop_waited=waited, hostname=self._hostname, alive=self._alive)
         if status.kind in (STALLED, CRASHED) and self.live:
             # Records that landed between our read and the verdict: one more read settles it.
             more = self.source.drain()
