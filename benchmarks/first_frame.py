@@ -30,7 +30,7 @@ from shared.rundir import RunDir
 EPOCHS, PLANNED = 40, 1000
 MAPPED = re.compile(r"mapped frames=(\d+) figure=(\d+x\d+) canvas=(\d+x\d+) epochs=(\d+)")
 FRAME = re.compile(r"button='[^']*' x=\d+ y=\d+ w=\d+ h=\d+ epochs=(\d+)")
-FIGURES = ("window on screen -> first frame, busy cores", "watch start-up to the run on screen, busy cores")
+FIGURES = ("window on screen -> first frame", "watch start-up to the run on screen")
 
 
 def _one(run_dir, display: str, timeout: float = 120.0) -> tuple[float, float, str]:
