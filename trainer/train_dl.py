@@ -2,7 +2,8 @@
 
 Order matters:
 1. Validate everything that can be validated without writing: the options, both manifests and every
-   segment, the device, the model type. A mistake here raises InputError and the run dir is untouched.
+   segment, the device, the model type (trainer.run_inputs). A mistake here raises InputError and the run
+   dir is untouched. Then build the model, optimiser and loaders (trainer.run_setup).
 2. Prepare the run dir: create, prove writable, lock, archive an earlier run, remove a stale STOP.
 3. Write the start record, start the viewer if asked, and run the loop with Ctrl-C/SIGTERM handled.
 4. Whatever ended the loop (finished, early stop, stop file, signal, divergence, an exception), write the
@@ -15,10 +16,7 @@ torch is imported inside `train_dl`, so importing this module (for `stlar-dl --h
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
-import platform
-import random
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,25 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from shared.console import banner
-from shared.errors import InputError, LogWriteError, StlarError
+from shared.errors import LogWriteError, StlarError
 from shared.history import History
-from shared.lr_schedule import schedule_of
 from shared.logwriter import LogWriter
-from shared.model_types import MIN_SAMPLES, model_name
-from shared.records import END, EPOCH, RESUME, SCHEMA_VERSION, START
+from shared.records import END, EPOCH, RESUME, START
 from shared.rundir import CHECKPOINT_NAME, RunDir
-from shared.version import __version__
-from trainer.config import TrainConfig, check_model_type, resolve_device
+from trainer.config import TrainConfig
 from trainer.console import Printer, QuietPrinter
-from trainer.distributed import Place, Solo, agreed, device_for, join, place_from_env
-from trainer.interrupt import Interrupts, exit_code_for, shield_workers
+from trainer.distributed import Place, Solo, agreed, join, place_from_env
 from trainer.finish import finish_run, shown_path
+from trainer.interrupt import Interrupts, exit_code_for
 from trainer.launch_viewer import launch_viewer
-from trainer.resume import (ResumePoint, check_data, cut_torn_tail, last_dict, restore, resume_fields, resume_lines,
-                            save_last)
-from trainer.resume import find as find_resume
+from trainer.resume import cut_torn_tail, last_dict, resume_fields, resume_lines, save_last
 from trainer.run_dir import prepare_run_dir
-from trainer.shards import loaders
+from trainer.run_inputs import validate_inputs
+from trainer.run_intro import intro_lines, start_fields
+from trainer.run_setup import build_training, seed_everything, set_threads  # noqa: F401 (callers use them from here)
 from trainer.stop_poll import StopPoll
 
 DIVERGED_EXIT = 3  # exit status of a run that ended because its loss became non-finite
@@ -63,30 +58,6 @@ class RunOutcome:
     best_val_loss: float | None
     run_dir: Path
     exit_code: int
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python's random, numpy and torch (CPU and CUDA). The loaders take the seed separately."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def set_threads(threads: int) -> None:
-    """Give torch `threads` CPU threads for training; 0 keeps torch's default.
-
-    torch's default is one thread per core (or OMP_NUM_THREADS, which torch reads at import). On the 2-core
-    dev machine that trains the demo 1.3-1.6x faster than one thread, alone or next to a live viewer
-    (benchmarks/RESULTS.md); only when other processes keep the cores fully busy do OpenMP threads that
-    spin-wait for each other make fewer threads faster, which is what `--threads` is for.
-    """
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
 
 
 def train_dl(
@@ -125,60 +96,18 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
            given: frozenset[str]) -> RunOutcome:
     g = printer.glyphs
 
-    # ---- 1. validate everything before writing anything ---------------------------------------------------
-    from trainer.manifest import load_manifest
-    from trainer.segments import check_min_length
-
-    point: ResumePoint | None = None
-    with agreed(comm):
-        if resume and place.main:  # rank 0 reads the run dir; the others learn what it found
-            point, cfg = find_resume(resume, cfg, given)
-    # The other processes need last.pt and the start record, not the whole log (50 MB after a week).
-    light = dataclasses.replace(point, records=[point.start]) if point is not None else None
-    received, cfg = comm.broadcast((light, cfg))
-    point = point if place.main else received
-    with agreed(comm):
-        cfg.validate()
-        check_model_type(cfg.model_type)
-        train_set = load_manifest(cfg.train, cwd=cwd, max_samples=cfg.max_samples)
-        val_set = load_manifest(cfg.val, cwd=cwd, max_samples=cfg.max_samples)
-        if len(train_set) < 2:
-            raise InputError(f"--train {cfg.train}: only {len(train_set)} labelled segment; training needs at "
-                             "least 2")
-        if point is not None:
-            check_data(point, len(train_set), len(val_set))
-        import torch
-
-        for data_set in (train_set, val_set):
-            check_min_length(data_set, MIN_SAMPLES[cfg.model_type],
-                             f"--model-type {cfg.model_type} ({model_name(cfg.model_type)})")
-        cuda = torch.cuda.is_available()
-        device = resolve_device(device_for(cfg.device, place, cuda), cuda, torch.cuda.device_count())
+    # ---- 1. validate everything before writing anything, then build what trains -------------------------
+    inputs = validate_inputs(cfg, comm, place, cwd, resume, given)
+    cfg, point, device = inputs.cfg, inputs.point, inputs.device
+    train_set, val_set = inputs.train_set, inputs.val_set
 
     from trainer.checkpoint import save_checkpoint
-    from trainer.loop import LoopIO, LoopState, train_loop
-    from trainer.models import MODEL_TYPES, build_model
+    from trainer.loop import LoopIO, train_loop
+    from trainer.models import MODEL_TYPES
 
-    set_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    model = build_model(cfg.model_type).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_loader, val_loader = (shield_workers(loader) for loader in loaders(cfg, train_set, val_set, place))
-    n_params = sum(p.numel() for p in model.parameters())
-    state = LoopState(schedule=schedule_of(cfg.as_record()))
-    if point is not None:
-        restore(point, model=model, optimizer=optimizer, loop_state=state, loader=train_loader.loader, cfg=cfg)
-        schedule_state = point.last.get("schedule_state")
-        if state.schedule is not None and schedule_state:
-            state.schedule.load_state_dict(schedule_state)
-            if "lr" not in given and state.schedule.cuts:  # continue at the lr the schedule had reached
-                for group in optimizer.param_groups:
-                    group["lr"] = state.schedule.cuts[-1].new
-    trained = model
-    if place.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        trained = DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
+    training = build_training(inputs, place, given)
+    model, trained, optimizer, state = training.model, training.trained, training.optimizer, training.state
+    train_loader, val_loader, n_params = training.train_loader, training.val_loader, training.n_params
 
     # ---- 2. the run dir (rank 0's) ------------------------------------------------------------------------
     out = cfg.out_dir
@@ -215,15 +144,8 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
             history.add(record)
             return record
 
-        for name, data in (("Train", train_set), ("Val", val_set)):
-            manifest = cfg.train if name == "Train" else cfg.val
-            printer.line(f"{name + ':':<6} {len(data)} segments ({data.n_positive} HFO) from {manifest}")
-        on = f"{place.world_size} processes ({device.split(':')[0]}, torchrun)" if place.distributed else device
-        printer.line(f"Model: {MODEL_TYPES[cfg.model_type]} (type {cfg.model_type}, {n_params:,} parameters) "
-                     f"on {on} | seed {cfg.seed}")
-        printer.line(f"Run dir: {out} | watch it live with: stlar-dl watch {out}")
-        for warning in (*train_set.warnings, *val_set.warnings):
-            printer.line(f"{g.warn} {warning}")
+        printer.lines(intro_lines(cfg, train_set, val_set, MODEL_TYPES[cfg.model_type], n_params, device, place,
+                                  g.warn))
         for note in prepared.notes if place.main else ():
             printer.line(note)
         if point is not None:
@@ -240,8 +162,8 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
                              "world_size": place.world_size}
                     with interrupts.critical():
                         if point is None:
-                            write_record(START, **_start_fields(cfg, train_set, val_set, MODEL_TYPES, n_params,
-                                                                train_loader, val_loader, place), **where)
+                            write_record(START, **start_fields(cfg, train_set, val_set, MODEL_TYPES[cfg.model_type],
+                                                               n_params, train_loader, val_loader, place), **where)
                         else:
                             write_record(RESUME, **resume_fields(point, cfg), **where)
                     if cfg.gui and place.main:
@@ -319,23 +241,3 @@ def _train(cfg: TrainConfig, printer: Printer, comm: Solo, place: Place, open_lo
     exit_code = exit_code_for(signal_name) if reason == "interrupted" else EXIT_CODES.get(reason, 1)
     return RunOutcome(run_id=run_id, reason=reason, message=state.message, epochs_run=state.epochs_run,
                       best_epoch=best_epoch, best_val_loss=best_val, run_dir=Path(out), exit_code=exit_code)
-
-
-def _start_fields(cfg: TrainConfig, train_set: Any, val_set: Any, model_types: dict[int, str], n_params: int,
-                  train_loader: Any, val_loader: Any, place: Place) -> dict[str, Any]:
-    """The start record's fields, but where the run trains (device, host, pid, world size)."""
-    import torch
-
-    fields = dict(
-        schema=SCHEMA_VERSION, config=cfg.as_record(), epochs=cfg.epochs,
-        n_train=len(train_set), n_val=len(val_set), n_train_positive=train_set.n_positive,
-        n_val_positive=val_set.n_positive, model=model_types[cfg.model_type], parameters=n_params,
-        threads=torch.get_num_threads(), batches=len(train_loader), val_batches=len(val_loader),
-        warnings=[*train_set.warnings, *val_set.warnings],
-        versions={"python": platform.python_version(), "torch": torch.__version__, "stlar-dl": __version__},
-    )
-    if place.distributed:  # `batches` and `val_batches` are then rank 0's share
-        from trainer.shards import per_process_batch
-
-        fields["batch_size_per_process"] = per_process_batch(cfg.batch_size, place.world_size)
-    return fields
