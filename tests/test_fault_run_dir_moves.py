@@ -35,6 +35,7 @@ from faults import (  # noqa: F401 - fixtures
     zygote,
 )
 from procs import Spawned
+from shared.fastrecords import EpochBlock
 from shared.logreader import NewRun, read_log
 from shared.logwriter import LogWriter, new_run_id
 from shared.records import END, EPOCH, START
@@ -100,6 +101,8 @@ def check_segments(items: list, runs: Runs, context: str) -> list[list[dict]]:
     for item in items:
         if isinstance(item, NewRun):
             segments.append([])
+        elif isinstance(item, EpochBlock):  # a run of epoch records, handed over as one block
+            segments[-1].extend(item.records())
         else:
             segments[-1].append(item)
     for segment in segments:
