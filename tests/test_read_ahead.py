@@ -27,6 +27,18 @@ def test_the_work_runs_in_a_child_and_its_result_comes_back():
     assert result["pid"] != PARENT and result["values"] == [0.5, float("inf"), None]
 
 
+@linux
+def test_a_process_running_other_threads_does_the_work_itself():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert ReadAhead(where).result()["pid"] == PARENT
+    finally:
+        stop.set()
+        other.join()
+
+
 def test_an_error_of_the_work_is_raised_here_with_its_words():
     def refuse():
         raise InputError("run: no valid records to replay")

@@ -5,7 +5,8 @@ Reading and folding a 100,000-epoch log and importing matplotlib each take a few
 core, and neither needs the other until the figure is drawn. A child forked before the import reads the log
 on the other core and hands back its result (pickled, through a pipe); `result()` returns it, or raises the
 exception the work raised (an InputError for a log with no records says the same as it would here). Where
-there is no fork (Windows; macOS, where forking after some imports is unsafe), or the child could not deliver
+there is no fork (Windows; macOS, where forking after some imports is unsafe), the process runs other threads
+(a fork copies only the calling thread, and any lock another one holds), or the child could not deliver
 (killed, a result that does not pickle), the work runs here instead: the same result, only not overlapped.
 """
 
@@ -15,6 +16,7 @@ import gc
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -30,7 +32,8 @@ class ReadAhead(Generic[T]):
         self._work = work
         self._pid: int | None = None
         self._pipe: int | None = None
-        if sys.platform.startswith("linux"):
+        # Only a single-threaded process forks: a lock another thread holds would stay locked in the child.
+        if sys.platform.startswith("linux") and threading.active_count() == 1:
             self._fork()
 
     def _fork(self) -> None:
