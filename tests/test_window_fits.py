@@ -86,7 +86,7 @@ def test_notes_and_legends_never_cover_data_in_the_window_and_the_png(tmp_path):
     FigureCanvasAgg(fig).draw()
     for panels in (window.panels, png):
         assert panels.overfit_text.get_text() and panels.plateau_text.get_text()
-        _note_clear_of_data(panels.overfit_text, (panels.train_line, panels.val_line))
+        _note_clear_of_data(panels.overfit_text, (panels.train_line, panels.val_line, *panels.metrics.lines.values()))
         _note_clear_of_data(panels.plateau_text, (panels.impr_line,))
         renderer = panels.ax_loss.figure.canvas.get_renderer()
         for legend in panels.legends:
