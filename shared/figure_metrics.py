@@ -23,13 +23,13 @@ SCALE = (-0.04, 1.04)  # 0-1 with a margin: a perfect score (1.0, common on a sm
 # not on it, and no tick sits on a spine (a partial redraw draws spines after the ticks, a full draw before)
 AXIS_COLOR = "dimgray"  # the twin's ticks and label: a secondary scale, quieter than the loss axis
 LEGEND_SIZE = 8  # pt, as the other legends
-LEGEND_ROW = 1.3
-MARKER_EPOCHS = 2  # up to this many epochs a point gets a dot (a lone point draws no line); then none: quiet  # the metric legend sits this many font sizes above the loss legend (one legend row)
+LEGEND_ROW = 1.3  # the metric legend sits this many font sizes above the loss legend (one legend row)
+MARKER_EPOCHS = 2  # up to this many epochs a point gets a dot (a lone point draws no line); then none: quiet
 
 
 class MetricAxis:
-    """A twin y axis on `ax` (sharing its x) with one line per metric of TWIN_METRICS; hidden until a metric
-    has a finite value. `loss_legend`: the panel's legend, which the metric legend stacks above."""
+    """A twin y axis on `ax` (sharing its x) with one line per metric of TWIN_METRICS and their legend, one
+    row above `ax`'s own legend; all hidden until a metric has a finite value."""
 
     def __init__(self, ax: Axes) -> None:
         self.host = ax
@@ -48,10 +48,6 @@ class MetricAxis:
                                borderaxespad=0.1, handlelength=2.2, columnspacing=1.0)
         self.fit_legend(LEGEND_SIZE)
         m.set_visible(False)
-
-    @property
-    def shown(self) -> bool:
-        return self.ax.get_visible()
 
     def fit_legend(self, size: float) -> None:
         """Set the legend's font size to `size` (pt) and stack it one row above the loss panel's legend."""

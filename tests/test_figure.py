@@ -142,7 +142,8 @@ def rendered_boxes(fig: Figure) -> dict[str, object]:
     boxes = {}
     for i, ax in enumerate(fig.axes[:4]):  # each panel with its twin (the loss panel's metric axis), if shown
         parts = [a for a in fig.axes if a is ax or (a in ax.get_shared_x_axes().get_siblings(ax) and a.get_visible())]
-        boxes[f"panel {i + 1} ({ax.get_title(loc='left')[:20]})"] = Bbox.union([a.get_tightbbox(renderer) for a in parts])
+        name = f"panel {i + 1} ({ax.get_title(loc='left')[:20]})"
+        boxes[name] = Bbox.union([a.get_tightbbox(renderer) for a in parts])
     for text in fig.texts:
         if text.get_text() and text.get_text() == fig.get_suptitle():
             boxes["suptitle"] = text.get_window_extent(renderer)
