@@ -109,3 +109,19 @@ def test_min_max_line_keeps_extremes_order_and_gaps():
     assert len(xs) <= 1000 and np.all(np.diff(xs) >= 0)  # in epoch order
     assert np.nanmax(ys) == 5.0 and np.nanmin(ys) == np.nanmin(y)
     assert np.isnan(ys[(xs > 40_000) & (xs < 42_000)]).all() and ((xs > 40_000) & (xs < 42_000)).any()
+
+
+def test_replay_png_draws_the_metric_curves(tmp_path):
+    """`stlar-dl replay RUN --png` converts the columns apart from the figure (read-ahead): the metrics too."""
+    import io
+
+    from fake_run import write_run
+    from viewer.replay import replay
+
+    write_run(tmp_path / "training_log.jsonl", 12)  # val AUROC 0.6 at every epoch: a flat dashed olive line
+    replay(tmp_path, png=tmp_path / "curves.png", out=io.StringIO())
+    rgb = imread(tmp_path / "curves.png")[..., :3]
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # Olive (r = g, little blue) at any antialiasing coverage; no other artist of the figure has that hue.
+    olive = (np.abs(r - g) < 0.04) & (b < r - 0.25) & (r < 0.95)
+    assert np.count_nonzero(olive) > 100
