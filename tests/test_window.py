@@ -266,6 +266,20 @@ def test_a_crashed_run_gets_a_green_close_button(tmp_path):
     assert window.status.kind == "crashed" and window.button_label == CLOSE_LABEL
     assert window.button.color == "#2ca02c"
     assert "The run crashed (no end record, trainer gone): the button closes this window" in out.getvalue()
+    # The panel shows it at once, after the report the terminal viewer prints for a crashed run, said once.
+    printer = ConsolePrinter(io.StringIO(), tmp_path)
+    printer.feed([run.start(), run.epoch(1, 0.5, 0.52)])
+    printer.out = terminal = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # a UTF-8 terminal's glyphs
+    printer.g = UNICODE
+    printer.report(None)
+    terminal.flush()
+    report = [on_screen(line) for line in terminal.buffer.getvalue().decode().splitlines() if line.strip()]
+    assert any(line.startswith("Best epoch: 1") for line in report)
+    assert [line for line in window.log_lines[:-1] if line.strip()][-len(report):] == report
+    assert [text.get_text() for text in window.log_texts][-1] == on_screen(window.log_lines[-1])
+    clock.t += 60
+    window.tick()  # the status's numbers change ("quiet for 3 min"): the report is not said again
+    assert window.log_lines.count("Training ended without an end record (crashed or killed)") == 1
     window.click()
     assert closed == [True] and not (tmp_path / "STOP").exists()
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.console import final_report
+from shared.console import UNICODE, final_report
+from shared.decision import decision_lines, decision_of
 from shared.history import History
 from shared.logreader import EpochBlock, NewRun
 from shared.records import END, EPOCH, Record
@@ -59,3 +60,8 @@ def fold(items: list[Record | NewRun | EpochBlock], history: History, events: Ev
             for text in final_report(history, item["reason"]):
                 log(text)
     return history, epochs
+
+
+def crash_report(history: History) -> list[str]:
+    """The report of a run that ended without an end record (crashed), as the terminal viewer prints it."""
+    return final_report(history, None, UNICODE, decision_lines(decision_of(history)))

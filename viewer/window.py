@@ -6,11 +6,9 @@ lines in place and lets `Frames` redraw what changed. When nothing changed a tic
 clock read. The class works on any figure, so tests build it on an Agg figure, feed records with `apply`,
 call `click()` and read `header`, `status`, `button_label` and `log_lines`.
 
-The parts live beside it, each in its own module: `layout` (where things sit), `header`, `log_panel`,
-`status_line` (the verdict as the window shows it), `stop_button` (its states and what Stop does),
-`stop_flow` (this window's stop request from click to answer, and the button state), `limits` (held axis
-limits), `frames` (the partial-redraw engine), `ticker` (timer and file-event wake-ups) and `gui` (opening a
-real window, the GUI loop).
+The parts live beside it: `layout`, `header`, `log_panel`, `status_line`, `stop_button`, `stop_flow` (a stop
+request from click to answer), `fold` (records into lines), `limits` (held axis limits), `frames` (the
+partial-redraw engine), `ticker` (timer and file-event wake-ups) and `gui` (a real window, the GUI loop).
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ from shared.records import Record
 from shared.rundir import RunDir
 from shared.stopfile import who
 from viewer.events import Events
-from viewer.fold import fold
+from viewer.fold import crash_report, fold
 from viewer.frames import Frames
 from viewer.geometry import DEBUG_GEOMETRY_ENV, report_geometry
 from viewer.header import show_header
@@ -70,17 +68,9 @@ class RunWindow:
         on_close: Callable[[], None] | None = None,
         debug_geometry: bool | None = None,
     ) -> None:
-        self.fig = fig
-        self.run_dir = RunDir(run_dir)
-        self.source = source
-        self.live = live
-        self.png = png
-        self._clock = clock
-        self._alive = alive
-        self._hostname = hostname
-        self.by = by or who("stlar-dl watch")
-        self.out = out
-        self.on_close = on_close
+        self.fig, self.run_dir, self.source, self.live, self.png = fig, RunDir(run_dir), source, live, png
+        self._clock, self._alive, self._hostname = clock, alive, hostname
+        self.by, self.out, self.on_close = by or who("stlar-dl watch"), out, on_close
         self.debug_geometry = (os.environ.get(DEBUG_GEOMETRY_ENV) == "1") if debug_geometry is None \
             else debug_geometry
         self.history = History()
@@ -259,10 +249,15 @@ class RunWindow:
             more = self.source.drain()
             if more:
                 return self.apply(more, draw=False)
+        was = self.status.kind
         if not self._status_line.show(status, self.stop.error):
             return False
         self._frames.dirty.add("status")
+        if status.kind == CRASHED and was != CRASHED:  # the run's end without an end record: its report
+            for text in crash_report(self.history):
+                self._log(text)
         self._sync_button()
+        self._show_log()  # (the lines just said)
         return True
 
     def _sync_button(self) -> None:
