@@ -3,7 +3,9 @@
 Runs a slow-motion fake trainer (tests/fake_run.py) and `stlar-dl watch` on a virtual X display (Xvfb),
 and photographs the screen with ImageMagick's `import` at each stage. Needs Xvfb and imagemagick.
 
-    python scripts/screenshots.py [OUT_DIR [run,crash]]     # default docs/, both
+    python scripts/screenshots.py [OUT_DIR [run,crash [WxH,...]]]     # default docs/, both, 1600x1000,1280x720
+
+The stopping stage clicks the window's Stop button (xdotool), as a user does.
 """
 
 from __future__ import annotations
@@ -62,6 +64,14 @@ class Geometry:
     def drawn(self, text: str) -> bool:
         return any(text in line for line in self.lines if line.startswith("[STLAR_DEBUG_GEOMETRY]"))
 
+    def box(self, label: str) -> tuple[int, int, int, int] | None:
+        """The button's last reported screen box while it said `label`."""
+        for line in reversed(self.lines):
+            if f"button='{label}'" in line:
+                fields = dict(part.split("=", 1) for part in line.split() if "=" in part and "'" not in part)
+                return tuple(int(fields[k]) for k in ("x", "y", "w", "h"))
+        return None
+
     def epochs(self) -> int:
         """The most epochs a frame on screen has shown."""
         shown = [line.rsplit("epochs=", 1)[1].strip() for line in self.lines if "epochs=" in line]
@@ -93,8 +103,8 @@ def run_stages(python: str, display: str, env: dict, name: str, out: Path, work:
     try:
         wait_until(lambda: drawn.epochs() >= 6, 180, "6 epochs on screen")
         shoot(display, out / f"window-live-{name}.png")
-        subprocess.run([python, "-m", "stlar_dl", "stop", str(run_dir)], env=env, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        x, y, w, h = drawn.box("Stop Training")
+        subprocess.run(["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "1"], env=env, check=True)
         wait_until(lambda: any(r["type"] == "stop_requested" for r in records(run_dir)), 60, "the stop record")
         wait_until(lambda: drawn.drawn("button='Stopping...'"), 60, "Stopping... on screen")
         shoot(display, out / f"window-stopping-{name}.png", settle=1.0)
@@ -126,9 +136,10 @@ def crash_stage(python: str, display: str, env: dict, name: str, out: Path, work
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"
     stages = set(sys.argv[2].split(",")) if len(sys.argv) > 2 else {"run", "crash"}  # e.g. `docs crash`
+    screens = {name: f"{name}x24" for name in sys.argv[3].split(",")} if len(sys.argv) > 3 else SCREENS
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        for name, screen in SCREENS.items():
+        for name, screen in screens.items():
             session(screen, name, out, Path(work), stages)
 
 
