@@ -31,8 +31,8 @@ def log_in(path):
     return RunDir(path).log
 
 
-def window_of(tmp_path, size, records, live=True):
-    fig = Figure(figsize=(size[0] / 100, size[1] / 100), dpi=100)
+def window_of(tmp_path, size, records, live=True, dpi=100):
+    fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     FigureCanvasAgg(fig)
     window = RunWindow(fig, tmp_path, ReplaySource([]), live=live, out=None, alive=lambda pid, since: True)
     window.apply(records)
@@ -67,6 +67,25 @@ def test_every_part_is_visible_and_nothing_overlaps(tmp_path, screen):
     for (a, box_a), (b, box_b) in itertools.combinations(named.items(), 2):
         assert not box_a.overlaps(box_b), (a, b, box_a, box_b, size)
     assert window.header.get_fontsize() >= 7 and window.log_texts[0].get_fontsize() >= 6.5
+    assert_labels_inside_the_button(window, size)
+
+
+@pytest.mark.parametrize("dpi", [100, 120, 150])  # Tk's scaling on 1x, 1.25x and 1.5x screens
+def test_the_button_label_fits_the_button_whatever_the_dpi(tmp_path, dpi):
+    size = fitted_size((FIGSIZE[0] * 100, FIGSIZE[1] * 100), (1280, 720))
+    window = window_of(tmp_path, size, write_run(RunDir(tmp_path).log, 3, end=None, planned=40), dpi=dpi)
+    assert_labels_inside_the_button(window, size)
+
+
+def assert_labels_inside_the_button(window, size):
+    """Each of the button's labels sits inside the button with a margin (the label shrinks with the button)."""
+    renderer = window.fig.canvas.get_renderer()
+    button = window.ax_button.get_window_extent(renderer)
+    for label in ("Stop Training", "Stopping...", "Close"):
+        window.stop_button.show(label)
+        text = window.stop_button.button.label.get_window_extent(renderer)
+        assert button.x0 + 6 <= text.x0 and text.x1 <= button.x1 - 6 and button.y0 < text.y0 < text.y1 < button.y1, \
+            (label, text, button, size)
 
 
 def _note_clear_of_data(note, lines):

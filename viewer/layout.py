@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 
 from shared.figure import DiagnosticFigure
@@ -18,6 +19,8 @@ from shared.safetext import FIGURE_TEXT, printable
 FIGSIZE = (13.0, 9.4)  # inches at 100 dpi; shrunk to fit smaller screens (viewer.gui.SCREEN_FILL)
 DESIGN = (1300, 940)  # pixels: the size the text sizes are chosen for
 MIN_SCALE = 0.75  # text never shrinks below this fraction of its design size
+BUTTON_FONT = 15  # pt, the button's label at scale 1
+BUTTON_LONGEST = "Stop Training"  # the longest of the button's labels (viewer.stop_button)
 LOG_ROWS_PX = 8 * 14 + 6  # the log panel's height at scale 1: 8 rows of 9 pt text
 
 
@@ -61,6 +64,19 @@ def scale_of(fig: Figure) -> float:
     return max(MIN_SCALE, min(1.0, width / DESIGN[0], height / DESIGN[1]))
 
 
+def button_font(fig: Figure, width_px: float) -> float:
+    """The button label's size in points: BUTTON_FONT times the scale, smaller where the longest label would
+    not fit `width_px` with a margin (a screen whose dpi makes text wider than the design's pixels)."""
+    size = BUTTON_FONT * scale_of(fig)
+    try:
+        renderer = fig.canvas.get_renderer()
+        w, _, _ = renderer.get_text_width_height_descent(
+            BUTTON_LONGEST, FontProperties(size=size, weight="bold"), ismath=False)
+    except Exception:  # a canvas without a renderer: the scaled size
+        return size
+    return size * min(1.0, (width_px - 16) / max(w, 1.0))
+
+
 def fit(fig: Figure, layout: Layout) -> None:
     """Place every part for the figure's current size in pixels: margins, text and the log panel's and the
     button's heights are sized in pixels (times `scale_of`), the panels take the rest. At 1280x720 and
@@ -84,6 +100,8 @@ def fit(fig: Figure, layout: Layout) -> None:
     layout.ax_log.set_position((left, fy(log_bottom), 1 - fx(18) - left - fx(button_w + 24 * s), fy(log_h)))
     layout.ax_button.set_position((1 - fx(18 + button_w), fy(log_bottom + 10 * s), fx(button_w),
                                    fy(min(log_h - 10 * s, 110 * s))))
+    for text in layout.ax_button.texts:  # the button's label (viewer.stop_button) shrinks with the button
+        text.set_fontsize(button_font(fig, button_w))
     gap_w = 140 * s  # between the columns: the loss panel's metric axis (ticks, label), the next one's y labels
     axes_w = (W * (right - left) - gap_w) / 2
     axes_h = (H - panels_top - panels_bottom - 92 * s) / 2

@@ -16,6 +16,7 @@ from matplotlib.widgets import Button
 from shared.errors import RunDirError
 from shared.history import History
 from shared.stopfile import request_stop
+from viewer.layout import button_font
 from viewer.status import finishing
 
 STOP_LABEL, STOPPING_LABEL, CLOSE_LABEL = "Stop Training", "Stopping...", "Close"
@@ -44,7 +45,7 @@ class StopButton:
         self.ax = ax
         self.label = ""
         self.button = Button(ax, STOP_LABEL, color=_COLORS[STOP_LABEL][0], hovercolor=_COLORS[STOP_LABEL][1])
-        self.button.label.set_fontsize(15)
+        self.button.label.set_fontsize(button_font(ax.figure, ax.bbox.width))  # as viewer.layout.fit sizes it
         self.button.label.set_fontweight("bold")
         self.button.label.set_color("white")
         self.button.on_clicked(on_click)
