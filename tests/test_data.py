@@ -458,7 +458,7 @@ def test_loader_yields_padded_float32_batches() -> None:
 
 
 def test_loader_batches_live_in_torch_memory_aligned_for_its_kernels() -> None:
-    # A batch in numpy's memory (16-byte aligned) made a two-thread training step 11-15 % slower: every batch,
+    # A batch in numpy's memory (16-byte aligned) made a two-thread training step 6-15 % slower: every batch,
     # in the main process or from workers, is a tensor torch allocated (64-byte aligned), not a numpy view.
     data = tagged_set(40)
     for workers in (0, 2):

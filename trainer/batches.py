@@ -41,8 +41,8 @@ def collate_segments(items: list[tuple[np.ndarray, np.float32]]):
 
     segs, labels = zip(*items)
     # torch allocates the batch and numpy only fills it: torch aligns its buffers to 64 bytes, numpy's to 16.
-    # A batch in numpy's memory (torch.from_numpy) trained the demo's ResNet 11-15 % slower per step with two
-    # threads (paired steps on the same batches; no difference on one thread).
+    # A batch in numpy's memory (torch.from_numpy) trained the demo's ResNet 6-15 % slower per step with two
+    # threads (paired steps on the same batches, on a loaded machine; no difference on one thread).
     x = torch.zeros((len(segs), 1, max(len(s) for s in segs)), dtype=torch.float32)
     pad_batch(list(segs), out=x.numpy()[:, 0])
     y = torch.from_numpy(np.asarray(labels, dtype=np.float32))
