@@ -289,6 +289,7 @@ def test_stop_on_a_full_disk_still_writes_an_empty_stop_file(tmp_path, monkeypat
 
 def test_replay_png_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     """Found here: `stlar-dl replay --png` on a full disk printed a PIL traceback."""
+    import shared.figure_png as figure_png
     import viewer.replay as replay_module
     from shared.errors import InputError
 
@@ -297,6 +298,6 @@ def test_replay_png_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     def save_png(*args, **kwargs):
         raise ENOSPC
 
-    monkeypatch.setattr(replay_module, "save_png", save_png)
+    monkeypatch.setattr(figure_png, "save_png", save_png)  # replay imports it where it draws
     with pytest.raises(InputError, match=r"--png .*curves.png: cannot write it \(No space left on device\)"):
         replay_module.replay(tmp_path, png=tmp_path / "curves.png", out=io.StringIO())

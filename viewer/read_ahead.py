@@ -97,6 +97,7 @@ class ReadAhead(Generic[T]):
                 pass
             self._pid = None
         try:
+            # Trusted bytes: written by the child this process forked, through a pipe only the two of them hold.
             outcome = pickle.loads(b"".join(chunks))
         except Exception:  # noqa: BLE001 - nothing (the child was killed) or a torn outcome: do it here
             return None
