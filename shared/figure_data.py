@@ -46,11 +46,7 @@ def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> list[np.ndarray]:
     The first and last buckets reach the first and last x, so the band spans the data.
     """
     n = y.size
-    bucket = int(np.ceil(n / buckets))
-    rows = int(np.ceil(n / bucket))
-    grid = np.full(rows * bucket, np.nan)
-    grid[:n] = y
-    grid = grid.reshape(rows, bucket)
+    grid, bucket, rows = _bucketed(y, buckets)
     lo, hi = np.fmin.reduce(grid, axis=1), np.fmax.reduce(grid, axis=1)  # NaN only where a bucket is all NaN
     xs = x[np.minimum(np.arange(rows) * bucket + bucket // 2, n - 1)].astype(float)
     xs[0], xs[-1] = x[0], x[n - 1]
@@ -120,14 +116,20 @@ def min_max_line(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray
     finite value keeps a NaN point, so gaps stay gaps.
     """
     n = y.size
-    bucket = int(np.ceil(n / buckets))
-    rows = int(np.ceil(n / bucket))
-    grid = np.full(rows * bucket, np.nan)
-    grid[:n] = y
-    grid = grid.reshape(rows, bucket)
+    grid, bucket, rows = _bucketed(y, buckets)
     missing = np.isnan(grid)
     low = np.where(missing, np.inf, grid).argmin(axis=1)  # an all-NaN bucket: its first point, NaN
     high = np.where(missing, -np.inf, grid).argmax(axis=1)
     base = np.arange(rows) * bucket
     index = np.minimum(np.column_stack([base + np.minimum(low, high), base + np.maximum(low, high)]).ravel(), n - 1)
     return x[index], y[index]
+
+
+def _bucketed(y: np.ndarray, buckets: int) -> tuple[np.ndarray, int, int]:
+    """`y` as a (rows, bucket) grid of at most `buckets` rows of consecutive points, NaN-padded at the end."""
+    n = y.size
+    bucket = int(np.ceil(n / buckets))
+    rows = int(np.ceil(n / bucket))
+    grid = np.full(rows * bucket, np.nan)
+    grid[:n] = y
+    return grid.reshape(rows, bucket), bucket, rows
